@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_numeric_dtype
 from sklearn.datasets import load_breast_cancer
 
 TARGET = "target"
@@ -47,12 +48,12 @@ def validate(frame: pd.DataFrame, *, require_target: bool = True) -> None:
     features = frame.drop(columns=[TARGET], errors="ignore")
     if features.columns.empty:
         raise SchemaError("the data has no feature columns")
-    non_numeric = [name for name in features.columns if not pd.api.types.is_numeric_dtype(features[name])]
+    non_numeric = [name for name, column in features.items() if not is_numeric_dtype(column)]
     if non_numeric:
         raise SchemaError(f"feature columns must be numeric: {', '.join(non_numeric)}")
-    not_finite = [name for name in features.columns if not np.isfinite(features[name]).all()]
+    not_finite = [name for name, column in features.items() if not np.isfinite(column).all()]
     if not_finite:
-        raise SchemaError(f"feature columns hold missing or infinite values: {', '.join(not_finite)}")
+        raise SchemaError(f"missing or infinite values in feature columns: {', '.join(not_finite)}")
 
 
 def _check_target(frame: pd.DataFrame) -> None:

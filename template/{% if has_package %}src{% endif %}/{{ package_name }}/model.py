@@ -9,7 +9,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
-from .data import split_features
+from .data import TARGET, split_features
 from .features import build_preprocessor
 
 MODEL_PATH = Path("models/model.joblib")
@@ -26,9 +26,7 @@ def split(
     frame: pd.DataFrame, *, test_size: float = 0.25, seed: int = SEED
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A stratified train/test split of the rows."""
-    return train_test_split(
-        frame, test_size=test_size, random_state=seed, stratify=frame["target"]
-    )
+    return train_test_split(frame, test_size=test_size, random_state=seed, stratify=frame[TARGET])
 
 
 def train(frame: pd.DataFrame, *, c: float = 1.0, seed: int = SEED) -> Pipeline:
