@@ -1,0 +1,98 @@
+"""The MLOps levels and their capabilities, read from levels.yml.
+
+levels.yml is the single source of truth: copier.yml includes it to render the
+template, and this module reads the same file for the CLI, the docs and the tests.
+"""
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from .embedded import template_root
+
+
+@dataclass(frozen=True)
+class Capability:
+    id: str
+    level: int
+    title: str
+    adds: str
+    files: tuple[str, ...]
+    make: tuple[str, ...]
+
+    def paths(self, package_name: str) -> list[str]:
+        return [name.replace("{package_name}", package_name) for name in self.files]
+
+
+@dataclass(frozen=True)
+class Level:
+    number: int
+    name: str
+    built: bool
+    summary: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.number} - {self.name}"
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    levels: tuple[Level, ...]
+    capabilities: tuple[Capability, ...]
+    offered: tuple[int, ...]
+    choice_labels: dict[str, int]
+
+    @property
+    def top(self) -> int:
+        return self.levels[-1].number
+
+    def level(self, number: int) -> Level:
+        return self.levels[number]
+
+    def up_to(self, level: int) -> list[Capability]:
+        """Every capability a project at `level` holds."""
+        return [cap for cap in self.capabilities if cap.level <= level]
+
+    def gained(self, current: int, target: int) -> list[Capability]:
+        """The capabilities a climb from `current` to `target` adds."""
+        return [cap for cap in self.capabilities if current < cap.level <= target]
+
+
+def levels_file() -> Path:
+    return template_root() / "levels.yml"
+
+
+@cache
+def load_catalogue(path: Path | None = None) -> Catalogue:
+    document = yaml.safe_load((path or levels_file()).read_text(encoding="utf-8"))
+    body = document["catalogue"]["default"]
+    choices = document["mlops_level"]["choices"]
+    return Catalogue(
+        levels=tuple(Level(**level) for level in body["levels"]),
+        capabilities=tuple(
+            Capability(
+                id=key,
+                level=cap["level"],
+                title=cap["title"],
+                adds=cap["adds"],
+                files=tuple(cap["files"]),
+                make=tuple(cap["make"]),
+            )
+            for key, cap in body["capabilities"].items()
+        ),
+        offered=tuple(sorted(choices.values())),
+        choice_labels=dict(choices),
+    )
+
+
+def markdown_table(catalogue: Catalogue) -> str:
+    """The level table used in README.md and docs/, generated from the catalogue."""
+    rows = ["| Level | Name | What it adds | Offered |", "| --- | --- | --- | --- |"]
+    for level in catalogue.levels:
+        adds = "; ".join(cap.title for cap in catalogue.capabilities if cap.level == level.number)
+        offered = "yes" if level.number in catalogue.offered else "not yet"
+        rows.append(f"| {level.number} | {level.name} | {adds or level.summary} | {offered} |")
+    return "\n".join(rows) + "\n"

@@ -1,0 +1,255 @@
+"""The mlops-ladder command line: new, status, climb and levels."""
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import yaml
+
+from . import __version__
+from .catalogue import Catalogue, load_catalogue, markdown_table
+from .errors import LadderError
+from .project import check_health, load_project
+from .render import climb, dry_run, new_project, newer_version
+
+
+def parse_pairs(pairs: list[str]) -> dict:
+    """`-d key=value` pairs, each value parsed as YAML (so 1 is an int, true a bool)."""
+    data = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise LadderError(f"-d {pair!r} is not KEY=VALUE: write it as -d project_name=Demo")
+        data[key.strip()] = yaml.safe_load(value) if value else ""
+    return data
+
+
+def read_data_file(path: Path) -> dict:
+    if not path.is_file():
+        raise LadderError(f"data file {path} does not exist: give the path of a YAML answers file")
+    try:
+        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise LadderError(f"data file {path} is not valid YAML: {error}".splitlines()[0]) from None
+    if not isinstance(content, dict):
+        raise LadderError(f"data file {path} must hold a mapping of question: answer")
+    # An answers file from another project works too: copier's private keys are dropped.
+    return {key: value for key, value in content.items() if not str(key).startswith("_")}
+
+
+def check_level(level: object, catalogue: Catalogue) -> int:
+    if isinstance(level, bool) or not isinstance(level, int) or level not in catalogue.offered:
+        offered = ", ".join(map(str, catalogue.offered))
+        raise LadderError(f"level {level!r} is not offered: choose one of {offered}")
+    return level
+
+
+def cmd_new(args: argparse.Namespace, catalogue: Catalogue) -> int:
+    data = read_data_file(args.data_file) if args.data_file else {}
+    data.update(parse_pairs(args.data))
+    if args.level is not None:
+        data["mlops_level"] = args.level
+    if "mlops_level" in data:
+        check_level(data["mlops_level"], catalogue)
+    dest = args.dest.resolve()
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise LadderError(f"{args.dest} already exists and is not empty: choose a new folder")
+    interactive = sys.stdin.isatty() and not args.defaults
+    result = new_project(
+        dest,
+        data,
+        defaults=not interactive,
+        template=args.template,
+        vcs_ref=args.vcs_ref,
+        init_git=not args.no_git,
+    )
+    level = catalogue.level(result.level)
+    print(f"Created {args.dest}: level {level.label}, {result.files} files, template {result.ref}.")
+    print(result.git_note)
+    print(f"Next: cd {args.dest} && make install   (MLOPS_LEVEL.md says what this level gives)")
+    return 0
+
+
+def status_report(path: Path, catalogue: Catalogue) -> dict:
+    project = load_project(path)
+    health = check_health(project, catalogue)
+    return {
+        "project": str(project.path),
+        "level": project.level,
+        "level_name": catalogue.level(project.level).name,
+        "template": project.template,
+        "template_version": project.template_version,
+        "newer_version": newer_version(project.template, project.template_version),
+        "healthy": health.ok,
+        "checked": {"files": health.checked_files, "make_targets": health.checked_targets},
+        "missing": [
+            {
+                "kind": f.kind,
+                "name": f.name,
+                "capability": f.capability.id,
+                "level": f.capability.level,
+            }
+            for f in health.findings
+        ],
+    }
+
+
+def print_status(report: dict) -> None:
+    print(f"Project:   {report['project']}")
+    print(f"Level:     {report['level']} - {report['level_name']}")
+    print(f"Template:  {report['template']} @ {report['template_version']}")
+    newer = report["newer_version"]
+    print(f"Newer:     {newer or 'none, up to date'}")
+    checked = report["checked"]
+    if report["healthy"]:
+        print(
+            f"Doctor:    ok, {checked['files']} files and {checked['make_targets']} make "
+            "targets of this level are present"
+        )
+        return
+    print(f"Doctor:    {len(report['missing'])} problem(s):")
+    for item in report["missing"]:
+        print(
+            f"  - missing {item['kind']} {item['name']} "
+            f"(level {item['level']} capability '{item['capability']}')"
+        )
+    print(
+        "  copier does not bring deleted files back: restore each from git "
+        "(git checkout <commit>^ -- PATH) or from a fresh copy of the template."
+    )
+
+
+def cmd_status(args: argparse.Namespace, catalogue: Catalogue) -> int:
+    report = status_report(args.path, catalogue)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print_status(report)
+    return 0 if report["healthy"] else 1
+
+
+def target_level(args: argparse.Namespace, current: int, catalogue: Catalogue) -> int:
+    target = current + 1 if args.to is None else args.to
+    if target <= current:
+        raise LadderError(
+            f"the project is at level {current} and levels only go up: "
+            f"a downgrade would delete files; give --to {current + 1} or higher"
+        )
+    if target not in catalogue.offered:
+        offered = ", ".join(map(str, catalogue.offered))
+        raise LadderError(f"level {target} is not offered by this template (offered: {offered})")
+    return target
+
+
+def cmd_climb(args: argparse.Namespace, catalogue: Catalogue) -> int:
+    project = load_project(args.path)
+    target = target_level(args, project.level, catalogue)
+    if args.dry_run:
+        plan = dry_run(project, target)
+        print(f"A climb from level {project.level} to {target} would:")
+        for verb, paths in plan.items():
+            for path in paths:
+                print(f"  {verb:<8} {path}")
+        print("Nothing was changed.")
+        return 0
+    outcome = climb(project, target)
+    print(
+        f"Climbed {project.path.name} from level {project.level} to {target}: "
+        f"{catalogue.level(target).name}."
+    )
+    gained = catalogue.gained(project.level, target)
+    for capability in gained:
+        adds = capability.adds.replace("{package_name}", project.package_name)
+        print(f"  + {capability.title}: {adds}")
+    for verb, paths in (
+        ("added", outcome.added),
+        ("changed", outcome.changed),
+        ("deleted", outcome.deleted),
+    ):
+        if paths:
+            print(f"Files {verb}: {', '.join(paths)}")
+    if outcome.conflicts:
+        print(f"Conflicts in {len(outcome.conflicts)} file(s): {', '.join(outcome.conflicts)}")
+        print(
+            "Edit each to keep the right lines between '<<<<<<< before updating' and "
+            "'>>>>>>> after updating', delete the markers, then `git add` and commit."
+        )
+        return 1
+    targets = sorted({t for capability in gained for t in capability.make})
+    print(
+        "Next: review `git diff`, run `make install`"
+        + (f", try make {', make '.join(targets)}" if targets else "")
+        + ", then commit."
+    )
+    return 0
+
+
+def cmd_levels(args: argparse.Namespace, catalogue: Catalogue) -> int:
+    if args.markdown:
+        print(markdown_table(catalogue), end="")
+        return 0
+    for level in catalogue.levels:
+        mark = "" if level.number in catalogue.offered else "  (not offered yet)"
+        print(f"{level.label}{mark}")
+        for capability in catalogue.capabilities:
+            if capability.level == level.number:
+                print(f"    {capability.title}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlops-ladder",
+        description="Generate an ML repository at an MLOps maturity level and climb it in place.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    new = commands.add_parser("new", help="generate a new project")
+    new.add_argument("dest", type=Path, help="folder to create")
+    new.add_argument("--level", type=int, help="MLOps level of the new project")
+    new.add_argument("--defaults", action="store_true", help="take the default of every question")
+    new.add_argument("--data-file", type=Path, help="YAML file of answers (an answers file works)")
+    new.add_argument(
+        "-d",
+        "--data",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="one answer; repeat as needed",
+    )
+    new.add_argument("--template", help="template source to record (a git URL or path)")
+    new.add_argument("--vcs-ref", help="template version (git tag or commit)")
+    new.add_argument("--no-git", action="store_true", help="do not create a git repository")
+    new.set_defaults(handler=cmd_new)
+
+    status = commands.add_parser("status", help="level, template version and a level doctor")
+    status.add_argument("path", type=Path, nargs="?", default=Path.cwd())
+    status.add_argument("--json", action="store_true", help="print the report as JSON")
+    status.set_defaults(handler=cmd_status)
+
+    up = commands.add_parser("climb", help="move the project up one level or more, in place")
+    up.add_argument("path", type=Path, nargs="?", default=Path.cwd())
+    up.add_argument("--to", type=int, help="target level (default: the next one)")
+    up.add_argument("--dry-run", action="store_true", help="list what would change, change nothing")
+    up.set_defaults(handler=cmd_climb)
+
+    levels = commands.add_parser("levels", help="list the levels and their capabilities")
+    levels.add_argument("--markdown", action="store_true", help="print the level table")
+    levels.set_defaults(handler=cmd_levels)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.filterwarnings("ignore", message="File not found; returning empty dict")
+    try:
+        return args.handler(args, load_catalogue())
+    except LadderError as error:
+        print(f"mlops-ladder: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mlops-ladder: interrupted; nothing more was written", file=sys.stderr)
+        return 130

@@ -1,0 +1,91 @@
+"""The template that ships inside the package, made into a tagged git repository.
+
+copier can only update a project whose template is a git repository with the
+commit it was generated from. The installed package holds plain files, so the
+first use copies them into a repository in the user's cache, commits and tags
+them; each new package version adds a commit and a tag on top, so projects made
+with an older version can still be updated offline.
+"""
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+from importlib.resources import files
+from pathlib import Path
+
+from . import __version__
+
+TEMPLATE_ITEMS = ("copier.yml", "levels.yml", "template")
+_GIT_IDENTITY = ["-c", "user.name=mlops-ladder", "-c", "user.email=mlops-ladder@localhost"]
+
+
+def template_root() -> Path:
+    """The folder holding copier.yml: inside the wheel, or the source checkout."""
+    packaged = Path(str(files("mlops_ladder"))) / "_template"
+    if (packaged / "copier.yml").is_file():
+        return packaged
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "copier.yml").is_file():
+        return checkout
+    raise FileNotFoundError("the embedded template is missing: reinstall mlops-ladder")
+
+
+def cache_home() -> Path:
+    if override := os.environ.get("MLOPS_LADDER_HOME"):
+        return Path(override)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "mlops-ladder"
+
+
+def _git(repo: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", "-C", str(repo), *_GIT_IDENTITY, "-c", "commit.gpgsign=false", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return result.stdout.strip()
+
+
+def _sync_files(source: Path, repo: Path) -> None:
+    for item in repo.iterdir():
+        if item.name != ".git":
+            shutil.rmtree(item) if item.is_dir() else item.unlink()
+    for name in TEMPLATE_ITEMS:
+        if (source / name).is_dir():
+            skip = shutil.ignore_patterns("__pycache__")
+            shutil.copytree(source / name, repo / name, ignore=skip)
+        else:
+            shutil.copy2(source / name, repo / name)
+
+
+def _next_tag(repo: Path) -> str:
+    existing = set(_git(repo, "tag", "--list").split())
+    release = f"v{__version__}"
+    if release not in existing:
+        return release
+    # A source checkout changed the template without a new version number.
+    number = sum(tag.startswith(f"{release}+dev.") for tag in existing) + 1
+    return f"{release}+dev.{number}"
+
+
+def ensure_template_repo() -> tuple[Path, str]:
+    """The path of the embedded template's git repository and the tag of its current files."""
+    repo = cache_home() / "template"
+    repo.mkdir(parents=True, exist_ok=True)
+    with (cache_home() / "template.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (repo / ".git").is_dir():
+            _git(repo, "init", "--quiet", "--initial-branch=main")
+        _sync_files(template_root(), repo)
+        _git(repo, "add", "--all")
+        if _git(repo, "status", "--porcelain"):
+            digest = hashlib.sha256(_git(repo, "write-tree").encode()).hexdigest()[:12]
+            _git(repo, "commit", "--quiet", "-m", f"mlops-ladder {__version__} ({digest})")
+        tags = _git(repo, "tag", "--points-at", "HEAD").split()
+        if not tags:
+            tags = [_next_tag(repo)]
+            _git(repo, "tag", tags[0])
+    return repo, tags[0]

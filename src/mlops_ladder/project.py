@@ -1,0 +1,121 @@
+"""A generated project on disk: its answers, its git state and its health."""
+
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .catalogue import Capability, Catalogue
+from .errors import LadderError
+
+ANSWERS_FILE = ".copier-answers.yml"
+
+
+def git(path: Path, *args: str, check: bool = True) -> str:
+    result = subprocess.run(
+        ["git", "-C", str(path), *args], capture_output=True, text=True, check=False
+    )
+    if check and result.returncode != 0:
+        raise LadderError(f"git {' '.join(args)} failed in {path}: {result.stderr.strip()}")
+    return result.stdout
+
+
+def is_git_repo(path: Path) -> bool:
+    return git(path, "rev-parse", "--is-inside-work-tree", check=False).strip() == "true"
+
+
+def uncommitted(path: Path) -> list[str]:
+    """Changed, staged and untracked paths (ignored files do not count)."""
+    lines = git(path, "status", "--porcelain", "--untracked-files=all").splitlines()
+    return [line[3:] for line in lines if line.strip()]
+
+
+@dataclass
+class Project:
+    path: Path
+    answers: dict
+
+    @property
+    def level(self) -> int:
+        return self.answers["mlops_level"]
+
+    @property
+    def package_name(self) -> str:
+        return self.answers.get("package_name", "")
+
+    @property
+    def template(self) -> str:
+        return str(self.answers.get("_src_path", "unknown"))
+
+    @property
+    def template_version(self) -> str:
+        return str(self.answers.get("_commit", "unknown"))
+
+    def user_answers(self) -> dict:
+        """The answers without copier's private keys, ready to pass as data."""
+        return {key: value for key, value in self.answers.items() if not key.startswith("_")}
+
+
+def load_project(path: Path) -> Project:
+    answers_path = path / ANSWERS_FILE
+    if not answers_path.is_file():
+        raise LadderError(
+            f"{path} has no {ANSWERS_FILE}: run this inside a project made by mlops-ladder"
+        )
+    answers = yaml.safe_load(answers_path.read_text(encoding="utf-8")) or {}
+    level = answers.get("mlops_level")
+    if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 4:
+        raise LadderError(
+            f"{answers_path} has no valid mlops_level (found {level!r}): "
+            "it was not made by mlops-ladder, or the file was edited by hand"
+        )
+    return Project(path=path.resolve(), answers=answers)
+
+
+@dataclass
+class Finding:
+    capability: Capability
+    kind: str  # "file" or "make target"
+    name: str
+
+    def describe(self) -> str:
+        return (
+            f"missing {self.kind} {self.name} "
+            f"(level {self.capability.level}, {self.capability.title})"
+        )
+
+
+@dataclass
+class Health:
+    checked_files: int = 0
+    checked_targets: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+def make_targets(makefile: Path) -> set[str]:
+    if not makefile.is_file():
+        return set()
+    text = makefile.read_text(encoding="utf-8")
+    return set(re.findall(r"^([A-Za-z0-9_.-]+)\s*:(?!=)", text, flags=re.MULTILINE))
+
+
+def check_health(project: Project, catalogue: Catalogue) -> Health:
+    """What the project's level promises, each checked on disk: files and make targets."""
+    health = Health()
+    targets = make_targets(project.path / "Makefile")
+    for capability in catalogue.up_to(project.level):
+        for name in capability.paths(project.package_name):
+            health.checked_files += 1
+            if not (project.path / name).exists():
+                health.findings.append(Finding(capability, "file", name))
+        for target in capability.make:
+            health.checked_targets += 1
+            if target not in targets:
+                health.findings.append(Finding(capability, "make target", target))
+    return health

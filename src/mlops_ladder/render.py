@@ -1,0 +1,201 @@
+"""Everything that runs copier: new projects, climbs, dry runs and version checks."""
+
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from filecmp import cmp
+from pathlib import Path
+
+from copier import VcsRef, run_copy, run_update
+from copier.errors import CopierError
+from packaging.version import InvalidVersion, Version
+
+from .embedded import cache_home, ensure_template_repo
+from .errors import LadderError
+from .project import ANSWERS_FILE, Project, git, is_git_repo, load_project, uncommitted
+
+CONFLICT_MARKER = "<<<<<<< before updating"
+
+
+def _one_line(error: Exception) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return " ".join(lines) or type(error).__name__
+
+
+def resolve_source(template: str | None, vcs_ref: str | None) -> tuple[str, str | None]:
+    """The template to copy from and its version: the embedded one unless told otherwise."""
+    if template is None:
+        path, tag = ensure_template_repo()
+        return str(path), vcs_ref or tag
+    local = Path(template).expanduser()
+    # copier update breaks on a relative _src_path: record local paths absolute.
+    return (str(local.resolve()) if local.exists() else template), vcs_ref
+
+
+@dataclass
+class Created:
+    level: int
+    files: int
+    ref: str
+    git_note: str
+
+
+def _initial_commit(dest: Path, ref: str) -> str:
+    if is_git_repo(dest):
+        return "The project sits inside an existing git repository: commit it there."
+    git(dest, "init", "--quiet")
+    git(dest, "add", "--all")
+    result = subprocess.run(
+        ["git", "-C", str(dest), "commit", "--quiet", "-m", f"Generate from mlops-ladder {ref}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        return (
+            "Created a git repository but could not commit (set git's user.name and "
+            "user.email), so commit it yourself before the first climb."
+        )
+    return "Created a git repository with a first commit."
+
+
+def new_project(
+    dest: Path,
+    data: dict,
+    *,
+    defaults: bool,
+    template: str | None,
+    vcs_ref: str | None,
+    init_git: bool,
+) -> Created:
+    src, ref = resolve_source(template, vcs_ref)
+    try:
+        run_copy(src, dest, data=data, defaults=defaults, vcs_ref=ref, quiet=True, unsafe=False)
+    except (ValueError, CopierError) as error:
+        raise LadderError(_one_line(error)) from None
+    project = load_project(dest)
+    files = sum(1 for path in dest.rglob("*") if path.is_file() and ".git" not in path.parts)
+    note = "No git repository was created (--no-git)."
+    if init_git:
+        note = _initial_commit(dest, project.template_version)
+    return Created(project.level, files, project.template_version, note)
+
+
+def preflight(project: Project) -> None:
+    """Refuse, changing nothing, what copier update would refuse or do badly."""
+    if not is_git_repo(project.path):
+        raise LadderError(
+            f"{project.path} is not a git repository: "
+            "run `git init && git add -A && git commit -m init` first"
+        )
+    dirty = uncommitted(project.path)
+    if dirty:
+        shown = ", ".join(dirty[:3]) + (", ..." if len(dirty) > 3 else "")
+        raise LadderError(
+            f"the working tree has {len(dirty)} uncommitted change(s) ({shown}): "
+            "commit or stash them first"
+        )
+
+
+@dataclass
+class Outcome:
+    added: list[str]
+    changed: list[str]
+    deleted: list[str]
+    conflicts: list[str]
+
+
+def _outcome(path: Path) -> Outcome:
+    lines = git(path, "status", "--porcelain", "--untracked-files=all").splitlines()
+    added, changed, deleted, conflicts = [], [], [], []
+    for line in lines:
+        code, name = line[:2], line[3:]
+        if "U" in code or code in ("AA", "DD") or name.endswith(".rej"):
+            conflicts.append(name)
+        elif code == "??" or "A" in code:
+            added.append(name)
+        elif "D" in code:
+            deleted.append(name)
+        else:
+            changed.append(name)
+    for name in changed + added:
+        file = path / name
+        if file.is_file() and CONFLICT_MARKER in file.read_text(errors="ignore"):
+            conflicts.append(name)
+    return Outcome(added, changed, deleted, sorted(set(conflicts)))
+
+
+def climb(project: Project, target: int) -> Outcome:
+    """Run copier update with a higher mlops_level at the project's template version."""
+    preflight(project)
+    try:
+        run_update(
+            project.path,
+            data={"mlops_level": target},
+            defaults=True,
+            overwrite=True,
+            vcs_ref=VcsRef.CURRENT,
+            quiet=True,
+            unsafe=False,
+        )
+    except (ValueError, CopierError) as error:
+        raise LadderError(_one_line(error)) from None
+    return _outcome(project.path)
+
+
+def _render(src: str, ref: str, answers: dict, dest: Path) -> None:
+    run_copy(src, dest, data=answers, defaults=True, vcs_ref=ref, quiet=True, unsafe=False)
+
+
+def dry_run(project: Project, target: int) -> dict[str, list[str]]:
+    """The files a climb would add, change and delete, from two fresh renders."""
+    preflight(project)
+    answers = project.user_answers()
+    with tempfile.TemporaryDirectory() as tmp:
+        before, after = Path(tmp, "before"), Path(tmp, "after")
+        src, ref = project.template, project.template_version
+        try:
+            _render(src, ref, answers, before)
+            _render(src, ref, answers | {"mlops_level": target}, after)
+        except (ValueError, CopierError) as error:
+            raise LadderError(_one_line(error)) from None
+        old = {p.relative_to(before).as_posix() for p in before.rglob("*") if p.is_file()}
+        new = {p.relative_to(after).as_posix() for p in after.rglob("*") if p.is_file()}
+        changed = [
+            name
+            for name in sorted(old & new)
+            if name != ANSWERS_FILE and not cmp(before / name, after / name, shallow=False)
+        ]
+    return {"add": sorted(new - old), "change": changed, "delete": sorted(old - new)}
+
+
+def _version(tag: str) -> Version | None:
+    try:
+        return Version(tag.removeprefix("v").split("-")[0])
+    except InvalidVersion:
+        return None
+
+
+def newer_version(src: str, current: str) -> str | None:
+    """The newest tag of `src` above `current`, None when up to date, "unknown" when unreachable."""
+    if Path(src) == cache_home() / "template":
+        ensure_template_repo()  # brings in the version of the installed package
+    try:
+        listing = subprocess.run(
+            ["git", "ls-remote", "--tags", "--refs", src],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+            env=os.environ | {"GIT_TERMINAL_PROMPT": "0"},
+        ).stdout
+    except (subprocess.SubprocessError, OSError):
+        return "unknown"
+    tags = [line.split("refs/tags/")[-1] for line in listing.splitlines()]
+    current_version = _version(current)
+    versions = [(v, tag) for tag in tags if (v := _version(tag)) is not None]
+    if current_version is None or not versions:
+        return "unknown"
+    best, tag = max(versions)
+    return tag if best > current_version else None
