@@ -12,7 +12,7 @@ from . import __version__
 from .catalogue import Catalogue, load_catalogue, markdown_table
 from .errors import LadderError
 from .project import check_health, load_project
-from .render import climb, dry_run, new_project, newer_version
+from .render import climb, dry_run, new_project, newer_version, preflight
 
 
 def parse_pairs(pairs: list[str]) -> dict:
@@ -145,6 +145,7 @@ def target_level(args: argparse.Namespace, current: int, catalogue: Catalogue) -
 
 def cmd_climb(args: argparse.Namespace, catalogue: Catalogue) -> int:
     project = load_project(args.path)
+    preflight(project)
     target = target_level(args, project.level, catalogue)
     if args.dry_run:
         plan = dry_run(project, target)

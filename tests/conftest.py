@@ -1,0 +1,96 @@
+"""Shared fixtures: one tagged template repository and one render per level, per session."""
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from copier import run_copy
+
+ROOT = Path(__file__).resolve().parents[1]
+ANSWERS = {
+    "project_name": "Demo Model",
+    "author_name": "Test Author",
+    "author_email": "test@example.com",
+    "copyright_year": "2026",
+}
+CLI = Path(sys.executable).with_name("mlops-ladder")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The CLI's cache goes to the session's tmp; commits get an identity."""
+    os.environ["MLOPS_LADDER_HOME"] = str(tmp_path_factory.mktemp("ladder-home"))
+    for name, value in {
+        "GIT_AUTHOR_NAME": "Test Author",
+        "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "Test Author",
+        "GIT_COMMITTER_EMAIL": "test@example.com",
+    }.items():
+        os.environ.setdefault(name, value)
+
+
+def git(path: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(path), *args], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def commit_all(path: Path, message: str = "commit") -> None:
+    if not (path / ".git").exists():
+        git(path, "init", "--quiet", "--initial-branch=main")
+    git(path, "add", "--all")
+    git(path, "commit", "--quiet", "--allow-empty", "-m", message)
+
+
+def snapshot(path: Path) -> dict[str, bytes]:
+    """Every file under `path` (git's own folder and ignored venvs aside) with its bytes."""
+    skip = {".git", ".venv"}
+    return {
+        p.relative_to(path).as_posix(): p.read_bytes()
+        for p in sorted(path.rglob("*"))
+        if p.is_file() and not skip & set(p.relative_to(path).parts)
+    }
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The installed console script, with no terminal on stdin, as in CI."""
+    return subprocess.run(
+        [str(CLI), *args], cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL
+    )
+
+
+@pytest.fixture(scope="session")
+def template_repo(isolated_environment: None) -> tuple[str, str]:
+    """The embedded template as the CLI sees it: a git repository with a version tag."""
+    from mlops_ladder.embedded import ensure_template_repo
+
+    path, tag = ensure_template_repo()
+    return str(path), tag
+
+
+Generate = Callable[..., Path]
+
+
+@pytest.fixture(scope="session")
+def generate(template_repo: tuple[str, str]) -> Generate:
+    """Render the template at `level` into `dest` with the standard answers plus overrides."""
+    src, tag = template_repo
+
+    def _generate(dest: Path, level: int, **answers: object) -> Path:
+        data = ANSWERS | {"mlops_level": level} | answers
+        run_copy(src, dest, data=data, defaults=True, vcs_ref=tag, quiet=True, unsafe=False)
+        return dest
+
+    return _generate
+
+
+@pytest.fixture(scope="session")
+def rendered(generate: Generate, tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
+    """One untouched render per offered level, shared by the whole session."""
+    from mlops_ladder.catalogue import load_catalogue
+
+    base = tmp_path_factory.mktemp("rendered")
+    return {level: generate(base / f"level{level}", level) for level in load_catalogue().offered}

@@ -1,0 +1,185 @@
+"""The mlops-ladder command, through its installed entry point, as users and CI run it."""
+
+import json
+from pathlib import Path
+
+import yaml
+
+from .conftest import ANSWERS, commit_all, git, run_cli, snapshot
+
+
+def new_project(tmp_path: Path, *args: str) -> Path:
+    answers = tmp_path / "answers.yml"
+    answers.write_text(yaml.safe_dump(ANSWERS | {"mlops_level": 0}))
+    result = run_cli("new", "project", "--data-file", str(answers), *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return tmp_path / "project"
+
+
+def test_new_from_an_answers_file_asks_nothing_and_commits(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["project_name"] == "Demo Model" and answers["mlops_level"] == 0
+    assert Path(answers["_src_path"]).is_absolute()
+    assert answers["_commit"].startswith("v")
+    assert git(project, "log", "--format=%s").splitlines() == [
+        f"Generate from mlops-ladder {answers['_commit']}"
+    ]
+    assert git(project, "status", "--porcelain") == ""
+
+
+def test_new_accepts_another_projects_answers_file(tmp_path: Path) -> None:
+    first = new_project(tmp_path)
+    result = run_cli(
+        "new",
+        "second",
+        "--data-file",
+        str(first / ".copier-answers.yml"),
+        "--level",
+        "1",
+        "-d",
+        "project_name=Second",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "level 1 - DevOps, no MLOps" in result.stdout
+    # The first project's answers came along, package name included.
+    assert (tmp_path / "second" / "src" / "demo_model" / "score.py").is_file()
+
+
+def test_new_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "keep.txt").write_text("mine\n")
+    result = run_cli("new", "project", "--defaults", "-d", "project_name=X", cwd=tmp_path)
+    assert result.returncode == 2 and "already exists and is not empty" in result.stderr
+    assert [p.name for p in (tmp_path / "project").iterdir()] == ["keep.txt"]
+
+
+def test_new_without_git(tmp_path: Path) -> None:
+    result = run_cli("new", "p", "--defaults", "-d", "project_name=X", "--no-git", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "p" / ".git").exists()
+
+
+def test_new_records_a_shared_template_source(template_repo, tmp_path: Path) -> None:
+    src, tag = template_repo
+    result = run_cli(
+        "new",
+        "p",
+        "--defaults",
+        "-d",
+        "project_name=X",
+        "--template",
+        src,
+        "--vcs-ref",
+        tag,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    answers = yaml.safe_load((tmp_path / "p" / ".copier-answers.yml").read_text())
+    assert (answers["_src_path"], answers["_commit"]) == (src, tag)
+
+
+def test_status_reports_level_template_and_health(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    result = run_cli("status", cwd=project)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1] == "Level:     0 - Experimentation (no MLOps)"
+    assert lines[3] == "Newer:     none, up to date"
+    assert lines[4].startswith("Doctor:    ok, 7 files and 4 make targets")
+
+
+def test_status_names_a_deleted_required_file(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    (project / "notebooks" / "01-baseline.ipynb").unlink()
+    result = run_cli("status", "--json", str(project))
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["healthy"] is False
+    assert report["missing"] == [
+        {
+            "kind": "file",
+            "name": "notebooks/01-baseline.ipynb",
+            "capability": "notebook",
+            "level": 0,
+        }
+    ]
+    text = run_cli("status", str(project)).stdout
+    assert "missing file notebooks/01-baseline.ipynb" in text and "git checkout" in text
+
+
+def test_status_outside_a_project_is_one_line(tmp_path: Path) -> None:
+    result = run_cli("status", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"mlops-ladder: error: {tmp_path} has no .copier-answers.yml: "
+        "run this inside a project made by mlops-ladder\n"
+    )
+
+
+def test_climb_dry_run_lists_changes_and_touches_nothing(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    before = snapshot(project)
+    result = run_cli("climb", "--dry-run", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "  add      src/demo_model/score.py" in result.stdout
+    assert "  change   pyproject.toml" in result.stdout
+    assert snapshot(project) == before
+
+
+def test_climb_applies_the_next_level_and_summarises(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    result = run_cli("climb", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Climbed project from level 0 to 1: DevOps, no MLOps.")
+    assert "  + Continuous integration:" in result.stdout
+    assert "Files added: .github/workflows/ci.yml" in result.stdout
+    assert (project / "src" / "demo_model" / "score.py").is_file()
+    status = json.loads(run_cli("status", "--json", cwd=project).stdout)
+    assert status["level"] == 1 and status["healthy"] is True
+
+
+def test_climb_refuses_a_dirty_tree_and_changes_nothing(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    (project / "scratch.py").write_text("print('wip')\n")
+    before = snapshot(project)
+    result = run_cli("climb", cwd=project)
+    assert result.returncode == 2
+    assert "1 uncommitted change(s) (scratch.py): commit or stash them first" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert snapshot(project) == before
+
+
+def test_climb_refuses_a_downgrade_and_an_unoffered_level(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    down = run_cli("climb", "--to", "0", cwd=project)
+    assert down.returncode == 2 and "levels only go up" in down.stderr
+    far = run_cli("climb", "--to", "4", cwd=project)
+    assert far.returncode == 2 and "level 4 is not offered by this template" in far.stderr
+    assert git(project, "status", "--porcelain") == ""
+
+
+def test_climb_refuses_a_folder_without_git(tmp_path: Path) -> None:
+    result = run_cli(
+        "new", "p", "--defaults", "--level", "0", "-d", "project_name=X", "--no-git", cwd=tmp_path
+    )
+    assert result.returncode == 0
+    refused = run_cli("climb", cwd=tmp_path / "p")
+    assert refused.returncode == 2 and "is not a git repository" in refused.stderr
+    assert not (tmp_path / "p" / "src").exists()
+
+
+def test_climb_at_the_top_offered_level_says_so(tmp_path: Path) -> None:
+    project = new_project(tmp_path)
+    assert run_cli("climb", cwd=project).returncode == 0
+    commit_all(project, "level 1")
+    result = run_cli("climb", cwd=project)
+    assert result.returncode == 2 and "level 2 is not offered" in result.stderr
+
+
+def test_levels_lists_every_level() -> None:
+    result = run_cli("levels")
+    assert result.returncode == 0
+    assert "0 - Experimentation (no MLOps)" in result.stdout
+    assert "2 - Automated training  (not offered yet)" in result.stdout

@@ -1,0 +1,228 @@
+"""Each level renders exactly its files, clean, parseable and lint-free."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from mlops_ladder.catalogue import load_catalogue
+
+from .conftest import commit_all
+
+LEVEL0 = {
+    ".copier-answers.yml",
+    ".gitignore",
+    ".python-version",
+    "LICENSE",
+    "MLOPS_LEVEL.md",
+    "Makefile",
+    "README.md",
+    "data/processed/.gitkeep",
+    "data/raw/.gitkeep",
+    "models/.gitkeep",
+    "notebooks/01-baseline.ipynb",
+    "pyproject.toml",
+}
+LEVEL1 = LEVEL0 | {
+    ".github/workflows/ci.yml",
+    ".pre-commit-config.yaml",
+    "renovate.json",
+    "src/demo_model/__init__.py",
+    "src/demo_model/data.py",
+    "src/demo_model/features.py",
+    "src/demo_model/model.py",
+    "src/demo_model/score.py",
+    "tests/conftest.py",
+    "tests/test_data.py",
+    "tests/test_model.py",
+    "tests/test_score.py",
+}
+EXPECTED_FILES = {0: LEVEL0, 1: LEVEL1}
+OFFERED = load_catalogue().offered
+# Jinja syntax left behind; GitHub Actions' own ${{ }} expressions are allowed.
+JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\{#|%\}")
+
+
+def files_of(project: Path) -> set[str]:
+    return {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
+
+
+def test_every_offered_level_has_an_expected_file_set() -> None:
+    assert set(EXPECTED_FILES) == set(OFFERED)
+
+
+@pytest.mark.parametrize("level", OFFERED)
+def test_exact_file_set(level: int, rendered: dict[int, Path]) -> None:
+    assert files_of(rendered[level]) == EXPECTED_FILES[level]
+
+
+@pytest.mark.parametrize("level", OFFERED)
+def test_no_jinja_leftovers_or_blank_line_noise(level: int, rendered: dict[int, Path]) -> None:
+    for name in files_of(rendered[level]):
+        text = (rendered[level] / name).read_text()
+        assert not JINJA_LEFTOVER.search(text), name
+        if text:
+            assert text.endswith("\n") and not text.endswith("\n\n"), name
+            assert "\n\n\n\n" not in text, name
+            assert not re.search(r"[ \t]+\n", text), name
+
+
+@pytest.mark.parametrize("level", OFFERED)
+def test_every_structured_file_parses(level: int, rendered: dict[int, Path]) -> None:
+    project = rendered[level]
+    parsers = {
+        ".yml": yaml.safe_load,
+        ".yaml": yaml.safe_load,
+        ".toml": tomllib.loads,
+        ".json": json.loads,
+    }
+    parsed = 0
+    for name in files_of(project):
+        path = project / name
+        if path.suffix == ".ipynb":
+            nbformat.validate(nbformat.read(path, as_version=4))
+            parsed += 1
+        elif path.suffix in parsers:
+            assert parsers[path.suffix](path.read_text()) is not None, name
+            parsed += 1
+    assert parsed >= 3
+
+
+@pytest.mark.parametrize("level", OFFERED)
+def test_ruff_is_clean_on_the_generated_project(level: int, rendered: dict[int, Path]) -> None:
+    ruff = [sys.executable, "-m", "ruff"]
+    project = rendered[level]
+    check = subprocess.run(
+        [*ruff, "check", "--no-cache", "."], cwd=project, capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    fmt = subprocess.run(
+        [*ruff, "format", "--check", "--no-cache", "."], cwd=project, capture_output=True, text=True
+    )
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_level0_has_no_package_tests_or_ci(rendered: dict[int, Path]) -> None:
+    pyproject = tomllib.loads((rendered[0] / "pyproject.toml").read_text())
+    assert "build-system" not in pyproject and "scripts" not in pyproject["project"]
+    assert pyproject["tool"]["uv"]["package"] is False
+    assert not any("pytest" in dep for dep in pyproject["dependency-groups"]["dev"])
+    for target in ("test:", "lint:", "build:"):
+        assert f"\n{target}" not in (rendered[0] / "Makefile").read_text()
+
+
+def test_level1_is_an_installable_package_with_a_scoring_command(rendered: dict[int, Path]) -> None:
+    pyproject = tomllib.loads((rendered[1] / "pyproject.toml").read_text())
+    assert pyproject["build-system"]["build-backend"] == "hatchling.build"
+    assert pyproject["project"]["scripts"] == {"demo-model-score": "demo_model.score:main"}
+    assert "uv" not in pyproject.get("tool", {})
+    assert "--cov=demo_model" in pyproject["tool"]["pytest"]["ini_options"]["addopts"]
+
+
+@pytest.mark.parametrize("level", OFFERED)
+def test_project_states_its_level_and_the_next(level: int, rendered: dict[int, Path]) -> None:
+    catalogue = load_catalogue()
+    text = (rendered[level] / "MLOPS_LEVEL.md").read_text()
+    assert text.startswith(f"# MLOps level {level}: {catalogue.level(level).name}\n")
+    assert f"## The next level: {level + 1}, {catalogue.level(level + 1).name}" in text
+    for capability in catalogue.up_to(level):
+        assert capability.title in text
+
+
+def test_data_and_models_are_ignored_but_their_folders_kept(
+    rendered: dict[int, Path], tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(rendered[0], project)
+    commit_all(project)
+    ignored = subprocess.run(
+        [
+            "git",
+            "check-ignore",
+            "--no-index",
+            "data/raw/x.csv",
+            "models/m.joblib",
+            "data/raw/.gitkeep",
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert ignored == ["data/raw/x.csv", "models/m.joblib"]
+
+
+def test_ci_workflow_is_least_privilege_and_pinned(rendered: dict[int, Path]) -> None:
+    workflow = yaml.safe_load((rendered[1] / ".github/workflows/ci.yml").read_text())
+    assert workflow["permissions"] == {"contents": "read"}
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as True
+    assert set(triggers) == {"push", "pull_request"}
+    steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
+    uses = [step["uses"] for step in steps if "uses" in step]
+    assert uses and all(re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", u) for u in uses)
+    runs = [step["run"] for step in steps if "run" in step]
+    assert runs == ["make install", "make lint", "make test", "make build"]
+
+
+def test_renovate_enables_the_copier_manager(rendered: dict[int, Path]) -> None:
+    config = json.loads((rendered[1] / "renovate.json").read_text())
+    assert config["copier"] == {"enabled": True}
+    assert "helpers:pinGitHubActionDigests" in config["extends"]
+
+
+@pytest.mark.parametrize(
+    ("license_id", "phrase"),
+    [
+        ("MIT", "Permission is hereby granted, free of charge"),
+        ("BSD-3-Clause", "Neither the name of the copyright holder"),
+        ("Proprietary", "All rights reserved."),
+    ],
+)
+def test_license_option(license_id: str, phrase: str, generate, tmp_path: Path) -> None:
+    project = generate(tmp_path / "p", 0, license=license_id)
+    text = (project / "LICENSE").read_text()
+    assert phrase in text
+    assert re.search(r"Copyright \(c\) 2026,? Test Author", text)
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"].get("license") == (
+        None if license_id == "Proprietary" else license_id
+    )
+
+
+@pytest.mark.parametrize("version", ["3.12", "3.13"])
+def test_python_version_option(version: str, generate, tmp_path: Path) -> None:
+    project = generate(tmp_path / "p", 1, python_version=version)
+    assert (project / ".python-version").read_text() == f"{version}\n"
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["requires-python"] == f">={version}"
+    assert pyproject["tool"]["ruff"]["target-version"] == "py" + version.replace(".", "")
+
+
+def test_text_answers_with_quotes_stay_valid_toml(generate, tmp_path: Path) -> None:
+    project = generate(tmp_path / "p", 1, description='Scores "risky" loans', author_name="O'Brien")
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["description"] == 'Scores "risky" loans'
+    assert pyproject["project"]["authors"][0]["name"] == "O'Brien"
+
+
+@pytest.mark.parametrize(
+    ("project_name", "package_name"),
+    [
+        ("Churn Model", "churn_model"),
+        ("  Fraud-Detector v2 ", "fraud_detector_v2"),
+        ("2024 Sales", "m_2024_sales"),
+    ],
+)
+def test_package_name_is_derived_from_the_project_name(
+    project_name: str, package_name: str, generate, tmp_path: Path
+) -> None:
+    project = generate(tmp_path / "p", 1, project_name=project_name)
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["package_name"] == package_name
+    assert (project / "src" / package_name / "model.py").is_file()

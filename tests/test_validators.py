@@ -1,0 +1,73 @@
+"""Every validator refuses bad input with its message and leaves nothing on disk."""
+
+from pathlib import Path
+
+import pytest
+from copier import run_copy
+
+from .conftest import ANSWERS, run_cli
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        ({"project_name": "   "}, "The project name is empty"),
+        ({"package_name": "Churn-Model"}, "is not a lowercase Python identifier"),
+        ({"package_name": "1model"}, "is not a lowercase Python identifier"),
+        ({"package_name": "class"}, "is a Python keyword"),
+        ({"package_name": "json"}, "would shadow the standard-library or dependency module"),
+        ({"package_name": "test"}, "would shadow the standard-library or dependency module"),
+        ({"package_name": "mlflow"}, "would shadow the standard-library or dependency module"),
+        ({"package_name": "fastapi"}, "would shadow the standard-library or dependency module"),
+        ({"author_email": "not-an-email"}, "is not an email address"),
+        ({"author_name": " "}, "The author name is empty"),
+        ({"copyright_year": "26"}, "is not a year"),
+        ({"description": "two\nlines"}, "must be one line"),
+    ],
+)
+def test_copie_reports_the_validator_message(answers: dict, message: str, copie) -> None:
+    result = copie.copy(extra_answers=ANSWERS | answers)
+    assert result.exit_code == -1
+    assert message in str(result.exception)
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {"package_name": "json"},
+        {"author_email": "x"},
+        {"mlops_level": 7},
+        {"python_version": "2.7"},
+    ],
+)
+def test_bad_answer_leaves_no_destination(answers: dict, template_repo, tmp_path: Path) -> None:
+    src, tag = template_repo
+    dest = tmp_path / "project"
+    with pytest.raises(ValueError):
+        run_copy(src, dest, data=ANSWERS | answers, defaults=True, vcs_ref=tag, quiet=True)
+    assert not dest.exists()
+
+
+def test_level_seven_is_refused(template_repo, tmp_path: Path) -> None:
+    src, tag = template_repo
+    with pytest.raises(ValueError, match="Invalid choice for 'mlops_level'"):
+        run_copy(src, tmp_path / "p", data=ANSWERS | {"mlops_level": 7}, defaults=True, vcs_ref=tag)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--level", "7"], "level 7 is not offered: choose one of 0, 1"),
+        (["-d", "package_name=json"], "would shadow the standard-library"),
+        (["-d", "author_email=nope"], "is not an email address"),
+        (["-d", "project_name="], "The project name is empty"),
+        (["-d", "no-equals-sign"], "is not KEY=VALUE"),
+        (["--data-file", "missing.yml"], "data file missing.yml does not exist"),
+    ],
+)
+def test_cli_refuses_bad_input_in_one_line(args: list[str], message: str, tmp_path: Path) -> None:
+    result = run_cli("new", "project", "-d", "project_name=Demo", *args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+    assert result.stderr.startswith("mlops-ladder: error: ")
+    assert list(tmp_path.iterdir()) == []
