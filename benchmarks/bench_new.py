@@ -31,12 +31,27 @@ def commands(level: int, src: str, tag: str, work: Path, n: int) -> dict[str, li
     answers = ["-d", "project_name=Bench"]
     return {
         "mlops-ladder new": [
-            str(BIN / "mlops-ladder"), "new", str(work / f"cli{n}"), "--level", str(level),
-            "--defaults", "--no-git", *answers,
+            str(BIN / "mlops-ladder"),
+            "new",
+            str(work / f"cli{n}"),
+            "--level",
+            str(level),
+            "--defaults",
+            "--no-git",
+            *answers,
         ],
         "copier copy": [
-            str(BIN / "copier"), "copy", "--quiet", "--defaults", "-d", f"mlops_level={level}",
-            *answers, "--vcs-ref", tag, src, str(work / f"copier{n}"),
+            str(BIN / "copier"),
+            "copy",
+            "--quiet",
+            "--defaults",
+            "-d",
+            f"mlops_level={level}",
+            *answers,
+            "--vcs-ref",
+            tag,
+            src,
+            str(work / f"copier{n}"),
         ],
         "cp -r (floor)": ["cp", "-r", str(work / "copier0"), str(work / f"cp{n}")],
     }

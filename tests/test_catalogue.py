@@ -89,3 +89,17 @@ def test_readme_level_table_is_generated_from_the_catalogue() -> None:
 
 def test_docs_level_table_is_generated_from_the_catalogue() -> None:
     assert markdown_table(CATALOGUE) in (ROOT / "docs" / "reference" / "levels.md").read_text()
+
+
+def test_this_repository_is_ruff_clean() -> None:
+    import subprocess
+    import sys
+
+    paths = ["src", "tests", "benchmarks"]
+    ruff = [sys.executable, "-m", "ruff"]
+    check = subprocess.run([*ruff, "check", *paths], cwd=ROOT, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+    fmt = subprocess.run(
+        [*ruff, "format", "--check", *paths], cwd=ROOT, capture_output=True, text=True
+    )
+    assert fmt.returncode == 0, fmt.stdout
