@@ -183,3 +183,17 @@ def test_levels_lists_every_level() -> None:
     assert result.returncode == 0
     assert "0 - Experimentation (no MLOps)" in result.stdout
     assert "2 - Automated training  (not offered yet)" in result.stdout
+
+
+def test_new_inside_a_repository_joins_it_unless_ignored(tmp_path: Path) -> None:
+    commit_all(tmp_path, "monorepo")
+    (tmp_path / ".gitignore").write_text("/scratch/\n")
+    joined = run_cli(
+        "new", "sub", "--defaults", "--level", "0", "-d", "project_name=Sub", cwd=tmp_path
+    )
+    assert joined.returncode == 0 and not (tmp_path / "sub" / ".git").exists()
+    assert "inside an existing git repository" in joined.stdout
+    own = run_cli(
+        "new", "scratch", "--defaults", "--level", "0", "-d", "project_name=S", cwd=tmp_path
+    )
+    assert own.returncode == 0 and (tmp_path / "scratch" / ".git").is_dir()

@@ -26,6 +26,14 @@ def is_git_repo(path: Path) -> bool:
     return git(path, "rev-parse", "--is-inside-work-tree", check=False).strip() == "true"
 
 
+def is_ignored(path: Path) -> bool:
+    """Whether the repository around `path` ignores it (as mlops-ladder's own demo/ is)."""
+    result = subprocess.run(
+        ["git", "-C", str(path.parent), "check-ignore", "-q", path.name], check=False
+    )
+    return result.returncode == 0
+
+
 def uncommitted(path: Path) -> list[str]:
     """Changed, staged and untracked paths (ignored files do not count)."""
     lines = git(path, "status", "--porcelain", "--untracked-files=all").splitlines()

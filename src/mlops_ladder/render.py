@@ -13,7 +13,15 @@ from packaging.version import InvalidVersion, Version
 
 from .embedded import cache_home, ensure_template_repo
 from .errors import LadderError
-from .project import ANSWERS_FILE, Project, git, is_git_repo, load_project, uncommitted
+from .project import (
+    ANSWERS_FILE,
+    Project,
+    git,
+    is_git_repo,
+    is_ignored,
+    load_project,
+    uncommitted,
+)
 
 CONFLICT_MARKER = "<<<<<<< before updating"
 
@@ -42,7 +50,8 @@ class Created:
 
 
 def _initial_commit(dest: Path, ref: str) -> str:
-    if is_git_repo(dest):
+    # Inside another repository that tracks it (a monorepo), the project belongs to that one.
+    if is_git_repo(dest) and not is_ignored(dest):
         return "The project sits inside an existing git repository: commit it there."
     git(dest, "init", "--quiet")
     git(dest, "add", "--all")
