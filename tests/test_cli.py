@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from .conftest import ANSWERS, commit_all, git, run_cli, snapshot
+from .conftest import ANSWERS, CLI, commit_all, git, run_cli, snapshot
 
 
 def new_project(tmp_path: Path, *args: str) -> Path:
@@ -197,3 +197,34 @@ def test_new_inside_a_repository_joins_it_unless_ignored(tmp_path: Path) -> None
         "new", "scratch", "--defaults", "--level", "0", "-d", "project_name=S", cwd=tmp_path
     )
     assert own.returncode == 0 and (tmp_path / "scratch" / ".git").is_dir()
+
+
+def test_new_in_a_terminal_asks_nothing_when_the_file_answers_everything(tmp_path: Path) -> None:
+    import pty
+    import subprocess
+
+    answers = tmp_path / "answers.yml"
+    complete = ANSWERS | {
+        "mlops_level": 1,
+        "package_name": "demo_model",
+        "description": "Complete answers",
+        "python_version": "3.11",
+        "license": "MIT",
+    }
+    answers.write_text(yaml.safe_dump(complete))
+    _controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [str(CLI), "new", "project", "--data-file", str(answers)],
+        cwd=tmp_path,
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # Any question would wait for an answer on the terminal, and time out here.
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "level 1 - DevOps, no MLOps" in out
