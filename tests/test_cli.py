@@ -228,3 +228,20 @@ def test_new_in_a_terminal_asks_nothing_when_the_file_answers_everything(tmp_pat
         process.kill()
     assert process.returncode == 0, err
     assert "level 1 - DevOps, no MLOps" in out
+
+
+def test_doctor_reads_make_lines_that_declare_several_targets(tmp_path: Path) -> None:
+    from mlops_ladder.project import make_targets
+
+    makefile = tmp_path / "Makefile"
+    makefile.write_text("UV ?= uv\nlint test: install\n\t@true\nbuild::\n\t@true\nX := 1\n")
+    assert make_targets(makefile) == {"lint", "test", "build"}
+
+
+def test_data_values_are_cast_by_copier_not_by_yaml(tmp_path: Path) -> None:
+    result = run_cli(
+        "new", "p", "--defaults", "--level", "0", "-d", "project_name=No", "--no-git", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    answers = yaml.safe_load((tmp_path / "p" / ".copier-answers.yml").read_text())
+    assert answers["project_name"] == "No" and answers["mlops_level"] == 0

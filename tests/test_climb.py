@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 from copier import VcsRef, run_update
+from copier.errors import UserMessageError
 
 from .conftest import ANSWERS, commit_all, git, snapshot
 
@@ -161,7 +162,7 @@ def test_update_refuses_a_dirty_tree(generate, tmp_path: Path) -> None:
     project = generate(tmp_path / "project", 0)
     commit_all(project, "level 0")
     (project / "untracked.txt").write_text("work in progress\n")
-    with pytest.raises(Exception, match="dirty"):
+    with pytest.raises(UserMessageError, match="Destination repository is dirty"):
         climb(project, 1)
     assert not (project / "src").exists()
 

@@ -32,18 +32,20 @@ def test_copie_reports_the_validator_message(answers: dict, message: str, copie)
 
 
 @pytest.mark.parametrize(
-    "answers",
+    ("answers", "message"),
     [
-        {"package_name": "json"},
-        {"author_email": "x"},
-        {"mlops_level": 7},
-        {"python_version": "2.7"},
+        ({"package_name": "json"}, "would shadow"),
+        ({"author_email": "x"}, "is not an email address"),
+        ({"mlops_level": 7}, "Invalid choice for 'mlops_level'"),
+        ({"python_version": "2.7"}, "Invalid choice for 'python_version'"),
     ],
 )
-def test_bad_answer_leaves_no_destination(answers: dict, template_repo, tmp_path: Path) -> None:
+def test_bad_answer_leaves_no_destination(
+    answers: dict, message: str, template_repo, tmp_path: Path
+) -> None:
     src, tag = template_repo
     dest = tmp_path / "project"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=message):
         run_copy(src, dest, data=ANSWERS | answers, defaults=True, vcs_ref=tag, quiet=True)
     assert not dest.exists()
 

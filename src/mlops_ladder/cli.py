@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -16,13 +17,13 @@ from .render import climb, dry_run, new_project, newer_version, preflight
 
 
 def parse_pairs(pairs: list[str]) -> dict:
-    """`-d key=value` pairs, each value parsed as YAML (so 1 is an int, true a bool)."""
+    """`-d key=value` pairs as strings; copier casts each to its question's type."""
     data = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise LadderError(f"-d {pair!r} is not KEY=VALUE: write it as -d project_name=Demo")
-        data[key.strip()] = yaml.safe_load(value) if value else ""
+        data[key.strip()] = value
     return data
 
 
@@ -40,6 +41,8 @@ def read_data_file(path: Path) -> dict:
 
 
 def check_level(level: object, catalogue: Catalogue) -> int:
+    if isinstance(level, str) and level.strip().isdigit():
+        level = int(level)
     if isinstance(level, bool) or not isinstance(level, int) or level not in catalogue.offered:
         offered = ", ".join(map(str, catalogue.offered))
         raise LadderError(f"level {level!r} is not offered: choose one of {offered}")
@@ -52,7 +55,7 @@ def cmd_new(args: argparse.Namespace, catalogue: Catalogue) -> int:
     if args.level is not None:
         data["mlops_level"] = args.level
     if "mlops_level" in data:
-        check_level(data["mlops_level"], catalogue)
+        data["mlops_level"] = check_level(data["mlops_level"], catalogue)
     dest = args.dest.resolve()
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise LadderError(f"{args.dest} already exists and is not empty: choose a new folder")
@@ -250,6 +253,18 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args, load_catalogue())
     except LadderError as error:
         print(f"mlops-ladder: error: {error}", file=sys.stderr)
+        return 2
+    except subprocess.CalledProcessError as error:
+        detail = (error.stderr or "").strip().splitlines()
+        print(
+            f"mlops-ladder: error: {' '.join(error.cmd[:3])}... failed: "
+            f"{detail[-1] if detail else error}",
+            file=sys.stderr,
+        )
+        return 2
+    except (OSError, yaml.YAMLError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"mlops-ladder: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("mlops-ladder: interrupted; nothing more was written", file=sys.stderr)

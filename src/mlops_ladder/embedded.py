@@ -78,7 +78,7 @@ def ensure_template_repo() -> tuple[Path, str]:
     with (cache_home() / "template.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (repo / ".git").is_dir():
-            _git(repo, "init", "--quiet", "--initial-branch=main")
+            _git(repo, "init", "--quiet")
         _sync_files(template_root(), repo)
         _git(repo, "add", "--all")
         if _git(repo, "status", "--porcelain"):

@@ -73,6 +73,8 @@ def load_project(path: Path) -> Project:
             f"{path} has no {ANSWERS_FILE}: run this inside a project made by mlops-ladder"
         )
     answers = yaml.safe_load(answers_path.read_text(encoding="utf-8")) or {}
+    if not isinstance(answers, dict):
+        raise LadderError(f"{answers_path} is not a mapping of answers: restore it from git")
     level = answers.get("mlops_level")
     if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 4:
         raise LadderError(
@@ -110,7 +112,8 @@ def make_targets(makefile: Path) -> set[str]:
     if not makefile.is_file():
         return set()
     text = makefile.read_text(encoding="utf-8")
-    return set(re.findall(r"^([A-Za-z0-9_.-]+)\s*:(?!=)", text, flags=re.MULTILINE))
+    heads = re.findall(r"^([A-Za-z0-9_. -]+?)\s*:(?!=)", text, flags=re.MULTILINE)
+    return {target for head in heads for target in head.split()}
 
 
 def check_health(project: Project, catalogue: Catalogue) -> Health:
