@@ -23,22 +23,23 @@ def make(project: Path, *targets: str) -> subprocess.CompletedProcess[str]:
     return result
 
 
-@pytest.fixture(scope="module")
-def level1(rendered: dict[int, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    project = tmp_path_factory.mktemp("generated") / "level1"
-    shutil.copytree(rendered[1], project)
+def installed_copy(rendered: Path, factory: pytest.TempPathFactory) -> Path:
+    """A committed copy of a shared render with its environment installed."""
+    project = factory.mktemp("generated") / rendered.name
+    shutil.copytree(rendered, project)
     commit_all(project, "generated")
     make(project, "install")
     return project
+
+
+@pytest.fixture(scope="module")
+def level1(rendered: dict[int, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return installed_copy(rendered[1], tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def level0(rendered: dict[int, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    project = tmp_path_factory.mktemp("generated") / "level0"
-    shutil.copytree(rendered[0], project)
-    commit_all(project, "generated")
-    make(project, "install")
-    return project
+    return installed_copy(rendered[0], tmp_path_factory)
 
 
 def test_level1_lint_passes(level1: Path) -> None:
