@@ -171,18 +171,17 @@ def test_climb_refuses_a_folder_without_git(tmp_path: Path) -> None:
 
 
 def test_climb_at_the_top_offered_level_says_so(tmp_path: Path) -> None:
-    project = new_project(tmp_path)
-    assert run_cli("climb", cwd=project).returncode == 0
-    commit_all(project, "level 1")
+    project = new_project(tmp_path, "--level", "2")
     result = run_cli("climb", cwd=project)
-    assert result.returncode == 2 and "level 2 is not offered" in result.stderr
+    assert result.returncode == 2 and "level 3 is not offered" in result.stderr
 
 
 def test_levels_lists_every_level() -> None:
     result = run_cli("levels")
     assert result.returncode == 0
     assert "0 - Experimentation (no MLOps)" in result.stdout
-    assert "2 - Automated training  (not offered yet)" in result.stdout
+    assert "2 - Automated training\n" in result.stdout
+    assert "3 - Automated model deployment  (not offered yet)" in result.stdout
 
 
 def test_new_inside_a_repository_joins_it_unless_ignored(tmp_path: Path) -> None:

@@ -44,7 +44,25 @@ LEVEL1 = LEVEL0 | {
     "tests/test_model.py",
     "tests/test_score.py",
 }
-EXPECTED_FILES = {0: LEVEL0, 1: LEVEL1}
+LEVEL2 = LEVEL1 | {
+    ".dvc/.gitignore",
+    ".dvc/config",
+    ".dvcignore",
+    ".github/workflows/train.yml",
+    "dvc.yaml",
+    "params.yaml",
+    "src/demo_model/params.py",
+    "src/demo_model/pipeline.py",
+    "src/demo_model/registry.py",
+    "src/demo_model/report.py",
+    "src/demo_model/tracking.py",
+    "tests/test_pipeline.py",
+    "tests/test_registry.py",
+}
+EXPECTED_FILES = {0: LEVEL0, 1: LEVEL1, 2: LEVEL2}
+# The runtime and dev dependencies that level 2 brings, and no level below it has.
+LEVEL2_DEPENDENCIES = {"alembic", "mlflow-skinny", "pyyaml", "skops", "sqlalchemy"}
+LEVEL2_DEV_TOOLS = {"dvc"}
 OFFERED = load_catalogue().offered
 # Jinja syntax left behind; GitHub Actions' own ${{ }} expressions are allowed.
 JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\{#|%\}")
@@ -158,16 +176,97 @@ def test_data_and_models_are_ignored_but_their_folders_kept(
     assert ignored == ["data/raw/x.csv", "models/m.joblib"]
 
 
-def test_ci_workflow_is_least_privilege_and_pinned(rendered: dict[int, Path]) -> None:
-    workflow = yaml.safe_load((rendered[1] / ".github/workflows/ci.yml").read_text())
+def requirement_names(requirements: list[str]) -> set[str]:
+    return {re.split(r"[\[<>=! ]", requirement, maxsplit=1)[0] for requirement in requirements}
+
+
+@pytest.mark.parametrize("level", OFFERED)
+def test_level2_dependencies_exist_only_from_level2(level: int, rendered: dict[int, Path]) -> None:
+    pyproject = tomllib.loads((rendered[level] / "pyproject.toml").read_text())
+    dependencies = requirement_names(pyproject["project"]["dependencies"])
+    dev = requirement_names(pyproject["dependency-groups"]["dev"])
+    assert dependencies & LEVEL2_DEPENDENCIES == (LEVEL2_DEPENDENCIES if level >= 2 else set())
+    assert dev & LEVEL2_DEV_TOOLS == (LEVEL2_DEV_TOOLS if level >= 2 else set())
+
+
+def test_level2_has_train_and_promote_commands(rendered: dict[int, Path]) -> None:
+    scripts = tomllib.loads((rendered[2] / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {
+        "demo-model-score": "demo_model.score:main",
+        "demo-model-train": "demo_model.pipeline:main",
+        "demo-model-promote": "demo_model.registry:main",
+    }
+    gitignore = (rendered[2] / ".gitignore").read_text()
+    assert "\nmlflow/\n" in gitignore and "\n!data/raw/*.dvc\n" in gitignore
+
+
+@pytest.mark.parametrize(
+    ("name", "triggers", "runs"),
+    [
+        (
+            "ci.yml",
+            {"push", "pull_request"},
+            ["make install", "make lint", "make test", "make build"],
+        ),
+        ("train.yml", {"workflow_dispatch", "schedule"}, ["make install", "make train"]),
+    ],
+)
+def test_workflows_are_least_privilege_and_pinned(
+    name: str, triggers: set[str], runs: list[str], rendered: dict[int, Path]
+) -> None:
+    workflow = yaml.safe_load((rendered[2] / ".github/workflows" / name).read_text())
     assert workflow["permissions"] == {"contents": "read"}
-    triggers = workflow[True]  # YAML 1.1 reads the key `on` as True
-    assert set(triggers) == {"push", "pull_request"}
+    assert set(workflow[True]) == triggers  # YAML 1.1 reads the key `on` as True
     steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
     uses = [step["uses"] for step in steps if "uses" in step]
     assert uses and all(re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", u) for u in uses)
-    runs = [step["run"] for step in steps if "run" in step]
-    assert runs == ["make install", "make lint", "make test", "make build"]
+    assert [step["run"] for step in steps if "run" in step] == runs
+    assert "pull_request_target" not in workflow[True]
+
+
+def test_training_workflow_takes_the_tracking_server_from_a_secret_or_variable(
+    rendered: dict[int, Path],
+) -> None:
+    workflow = yaml.safe_load((rendered[2] / ".github/workflows/train.yml").read_text())
+    env = workflow["jobs"]["train"]["env"]
+    assert env["MLFLOW_TRACKING_URI"] == (
+        "${{ secrets.MLFLOW_TRACKING_URI || vars.MLFLOW_TRACKING_URI }}"
+    )
+    [upload] = [
+        s for s in workflow["jobs"]["train"]["steps"] if "upload-artifact" in s.get("uses", "")
+    ]
+    assert "reports/" in upload["with"]["path"]
+
+
+@pytest.mark.parametrize(
+    ("remote", "url", "requirement"),
+    [
+        ("local", None, "dvc>=3.59"),
+        ("s3", "s3://team-data/churn", "dvc[s3]>=3.59"),
+        ("gs", "gs://team-data/churn", "dvc[gs]>=3.59"),
+        ("azure", "azure://models/churn", "dvc[azure]>=3.59"),
+    ],
+)
+def test_dvc_remote_option(
+    remote: str, url: str | None, requirement: str, generate, tmp_path: Path
+) -> None:
+    answers = {"dvc_remote": remote} | ({"dvc_remote_url": url} if url else {})
+    project = generate(tmp_path / "p", 2, **answers)
+    config = (project / ".dvc/config").read_text()
+    assert f"    remote = {remote}\n" in config
+    assert "['remote \"local\"']\n    url = ../dvc-storage\n" in config
+    if url:
+        assert f"['remote \"{remote}\"']\n    url = {url}\n" in config
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert requirement in pyproject["dependency-groups"]["dev"]
+
+
+def test_dvc_questions_are_not_asked_or_stored_below_level2(rendered: dict[int, Path]) -> None:
+    for level in (0, 1):
+        answers = yaml.safe_load((rendered[level] / ".copier-answers.yml").read_text())
+        assert "dvc_remote" not in answers and "dvc_remote_url" not in answers
+    answers = yaml.safe_load((rendered[2] / ".copier-answers.yml").read_text())
+    assert answers["dvc_remote"] == "local" and "dvc_remote_url" not in answers
 
 
 def test_renovate_enables_the_copier_manager(rendered: dict[int, Path]) -> None:

@@ -7,6 +7,8 @@ from copier import run_copy
 
 from .conftest import ANSWERS, run_cli
 
+LEVEL2_S3 = {"mlops_level": 2, "dvc_remote": "s3"}
+
 
 @pytest.mark.parametrize(
     ("answers", "message"),
@@ -23,6 +25,12 @@ from .conftest import ANSWERS, run_cli
         ({"author_name": " "}, "The author name is empty"),
         ({"copyright_year": "26"}, "is not a year"),
         ({"description": "two\nlines"}, "must be one line"),
+        (LEVEL2_S3 | {"dvc_remote_url": ""}, "is not a s3 bucket URL"),
+        (LEVEL2_S3 | {"dvc_remote_url": "gs://bucket/path"}, "is not a s3 bucket URL"),
+        (LEVEL2_S3 | {"dvc_remote_url": "s3://B/path"}, "is not a s3 bucket URL"),
+        (LEVEL2_S3 | {"dvc_remote_url": "s3://bucket/a path"}, "is not a s3 bucket URL"),
+        (LEVEL2_S3 | {"dvc_remote": "gs", "dvc_remote_url": "gs:/b"}, "is not a gs bucket URL"),
+        ({"mlops_level": 2, "dvc_remote": "azure"}, 'Question "dvc_remote_url" is required'),
     ],
 )
 def test_copie_reports_the_validator_message(answers: dict, message: str, copie) -> None:
@@ -38,6 +46,8 @@ def test_copie_reports_the_validator_message(answers: dict, message: str, copie)
         ({"author_email": "x"}, "is not an email address"),
         ({"mlops_level": 7}, "Invalid choice for 'mlops_level'"),
         ({"python_version": "2.7"}, "Invalid choice for 'python_version'"),
+        ({"mlops_level": 2, "dvc_remote": "ftp"}, "Invalid choice for 'dvc_remote'"),
+        (LEVEL2_S3 | {"dvc_remote_url": "http://x"}, "is not a s3 bucket URL"),
     ],
 )
 def test_bad_answer_leaves_no_destination(
@@ -59,7 +69,9 @@ def test_level_seven_is_refused(template_repo, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--level", "7"], "level 7 is not offered: choose one of 0, 1"),
+        (["--level", "7"], "level 7 is not offered: choose one of 0, 1, 2"),
+        (["--level", "2", "-d", "dvc_remote=s3"], "dvc_remote_url has no default and needs an"),
+        (["--level", "2", "-d", "dvc_remote=s3", "-d", "dvc_remote_url=s3:/x"], "not a s3 bucket"),
         (["-d", "package_name=json"], "would shadow the standard-library"),
         (["-d", "author_email=nope"], "is not an email address"),
         (["-d", "project_name="], "The project name is empty"),

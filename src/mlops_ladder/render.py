@@ -1,6 +1,7 @@
 """Everything that runs copier: new projects, climbs, dry runs and version checks."""
 
 import os
+import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -28,7 +29,12 @@ CONFLICT_MARKER = "<<<<<<< before updating"
 
 def _one_line(error: Exception) -> str:
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return " ".join(lines) or type(error).__name__
+    text = " ".join(lines) or type(error).__name__
+    required = re.fullmatch(r'Question "(\w+)" is required', text)
+    if required:
+        name = required.group(1)
+        return f"{name} has no default and needs an answer: pass -d {name}=VALUE or a --data-file"
+    return text
 
 
 def resolve_source(template: str | None, vcs_ref: str | None) -> tuple[str, str | None]:

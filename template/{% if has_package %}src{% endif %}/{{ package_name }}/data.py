@@ -31,9 +31,9 @@ def find_raw_csv(raw_dir: Path = RAW_DIR) -> Path | None:
     return next(iter(sorted(raw_dir.glob("*.csv"))), None)
 
 
-def load_dataset(path: Path | None = None) -> pd.DataFrame:
-    """Load `path`, else the first CSV in data/raw/, else the demo data; then validate it."""
-    source = path or find_raw_csv()
+def load_dataset(path: Path | None = None, raw_dir: Path = RAW_DIR) -> pd.DataFrame:
+    """Load `path`, else the first CSV in `raw_dir`, else the demo data; then validate it."""
+    source = path or find_raw_csv(raw_dir)
     frame = load_demo() if source is None else pd.read_csv(source).rename(columns=snake_case)
     validate(frame)
     return frame
