@@ -187,7 +187,7 @@ def test_level2_dvc_reproduces_and_compares(level2: Path) -> None:
     assert "?? dvc.lock" in status
     assert not [line for line in status if line.endswith(".gitignore")]
     commit_all(level2, "dvc lock")
-    assert "is up to date" in uv_run(level2, "dvc", "repro").stdout
+    assert "Data and pipelines are up to date." in uv_run(level2, "dvc", "repro").stdout
 
     params = level2 / "params.yaml"
     params.write_text(params.read_text().replace("c: 1.0", "c: 0.01"))
