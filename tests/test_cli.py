@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from .conftest import ANSWERS, CLI, commit_all, git, run_cli, snapshot
@@ -244,3 +245,38 @@ def test_data_values_are_cast_by_copier_not_by_yaml(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     answers = yaml.safe_load((tmp_path / "p" / ".copier-answers.yml").read_text())
     assert answers["project_name"] == "No" and answers["mlops_level"] == 0
+
+
+def test_climb_takes_answers_for_the_new_levels_questions(tmp_path: Path) -> None:
+    project = new_project(tmp_path, "--level", "1")
+    url = "gs://team-data/demo"
+    plan = run_cli(
+        "climb", "--dry-run", "-d", "dvc_remote=gs", "-d", f"dvc_remote_url={url}", cwd=project
+    )
+    assert plan.returncode == 0, plan.stderr
+    assert "add      .dvc/config" in plan.stdout
+    result = run_cli("climb", "-d", "dvc_remote=gs", "-d", f"dvc_remote_url={url}", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert f"url = {url}" in (project / ".dvc/config").read_text()
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert (answers["mlops_level"], answers["dvc_remote_url"]) == (2, url)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-d", "mlops_level=2"], "give the target level with --to N"),
+        (["-d", "dvc_remote=s3"], "dvc_remote_url has no default and needs an answer"),
+        (["-d", "dvc_remote=s3", "-d", "dvc_remote_url=s3:/x"], "is not a s3 bucket URL"),
+        (["--data-file", "nowhere.yml"], "data file nowhere.yml does not exist"),
+    ],
+)
+def test_climb_refuses_bad_answers_and_changes_nothing(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    project = new_project(tmp_path, "--level", "1")
+    before = snapshot(project)
+    result = run_cli("climb", *args, cwd=project)
+    assert result.returncode == 2 and message in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert snapshot(project) == before

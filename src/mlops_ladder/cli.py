@@ -146,19 +146,29 @@ def target_level(args: argparse.Namespace, current: int, catalogue: Catalogue) -
     return target
 
 
+def climb_answers(args: argparse.Namespace) -> dict:
+    """Answers for the climb from --data-file and -d; the level itself comes from --to."""
+    answers = read_data_file(args.data_file) if args.data_file else {}
+    answers.update(parse_pairs(args.data))
+    if "mlops_level" in answers:
+        raise LadderError("give the target level with --to N, not as an answer")
+    return answers
+
+
 def cmd_climb(args: argparse.Namespace, catalogue: Catalogue) -> int:
     project = load_project(args.path)
+    answers = climb_answers(args)
     preflight(project)
     target = target_level(args, project.level, catalogue)
     if args.dry_run:
-        plan = dry_run(project, target)
+        plan = dry_run(project, target, answers)
         print(f"A climb from level {project.level} to {target} would:")
         for verb, paths in plan.items():
             for path in paths:
                 print(f"  {verb:<8} {path}")
         print("Nothing was changed.")
         return 0
-    outcome = climb(project, target)
+    outcome = climb(project, target, answers)
     print(
         f"Climbed {project.path.name} from level {project.level} to {target}: "
         f"{catalogue.level(target).name}."
@@ -203,6 +213,20 @@ def cmd_levels(args: argparse.Namespace, catalogue: Catalogue) -> int:
     return 0
 
 
+def add_answer_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-file", type=Path, help="YAML file of answers (an answers file works)"
+    )
+    parser.add_argument(
+        "-d",
+        "--data",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="one answer; repeat as needed",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlops-ladder",
@@ -215,15 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("dest", type=Path, help="folder to create")
     new.add_argument("--level", type=int, help="MLOps level of the new project")
     new.add_argument("--defaults", action="store_true", help="take the default of every question")
-    new.add_argument("--data-file", type=Path, help="YAML file of answers (an answers file works)")
-    new.add_argument(
-        "-d",
-        "--data",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="one answer; repeat as needed",
-    )
+    add_answer_options(new)
     new.add_argument("--template", help="template source to record (a git URL or path)")
     new.add_argument("--vcs-ref", help="template version (git tag or commit)")
     new.add_argument("--no-git", action="store_true", help="do not create a git repository")
@@ -238,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("path", type=Path, nargs="?", default=Path.cwd())
     up.add_argument("--to", type=int, help="target level (default: the next one)")
     up.add_argument("--dry-run", action="store_true", help="list what would change, change nothing")
+    add_answer_options(up)
     up.set_defaults(handler=cmd_climb)
 
     levels = commands.add_parser("levels", help="list the levels and their capabilities")

@@ -122,10 +122,11 @@ class Outcome:
 
 
 def _outcome(path: Path) -> Outcome:
-    lines = git(path, "status", "--porcelain", "--untracked-files=all").splitlines()
+    # -z: names come verbatim (spaces, non-ASCII), never quoted; renames are not tracked here.
+    entries = git(path, "status", "--porcelain", "-z", "--untracked-files=all").split("\0")
     added, changed, deleted, conflicts = [], [], [], []
-    for line in lines:
-        code, name = line[:2], line[3:]
+    for entry in filter(None, entries):
+        code, name = entry[:2], entry[3:]
         if "U" in code or code in ("AA", "DD") or name.endswith(".rej"):
             conflicts.append(name)
         elif code == "??" or "A" in code:
@@ -141,13 +142,17 @@ def _outcome(path: Path) -> Outcome:
     return Outcome(added, changed, deleted, sorted(set(conflicts)))
 
 
-def climb(project: Project, target: int) -> Outcome:
-    """Run copier update with a higher mlops_level at the project's template version."""
+def climb(project: Project, target: int, answers: dict | None = None) -> Outcome:
+    """Run copier update with a higher mlops_level at the project's template version.
+
+    `answers` answer the questions the new level asks (or change earlier answers);
+    every other question keeps its answer, and a new one takes its default.
+    """
     preflight(project)
     try:
         run_update(
             project.path,
-            data={"mlops_level": target},
+            data=(answers or {}) | {"mlops_level": target},
             defaults=True,
             overwrite=True,
             vcs_ref=VcsRef.CURRENT,
@@ -163,7 +168,7 @@ def _render(src: str, ref: str, answers: dict, dest: Path) -> None:
     run_copy(src, dest, data=answers, defaults=True, vcs_ref=ref, quiet=True, unsafe=False)
 
 
-def dry_run(project: Project, target: int) -> dict[str, list[str]]:
+def dry_run(project: Project, target: int, extra: dict | None = None) -> dict[str, list[str]]:
     """The files a climb would add, change and delete, from two fresh renders."""
     preflight(project)
     answers = project.user_answers()
@@ -172,7 +177,7 @@ def dry_run(project: Project, target: int) -> dict[str, list[str]]:
         src, ref = project.template, project.template_version
         try:
             _render(src, ref, answers, before)
-            _render(src, ref, answers | {"mlops_level": target}, after)
+            _render(src, ref, answers | (extra or {}) | {"mlops_level": target}, after)
         except (ValueError, CopierError) as error:
             raise LadderError(_one_line(error)) from None
         old = {p.relative_to(before).as_posix() for p in before.rglob("*") if p.is_file()}
