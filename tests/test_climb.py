@@ -10,6 +10,8 @@ import yaml
 from copier import VcsRef, run_update
 from copier.errors import UserMessageError
 
+from mlops_ladder.catalogue import load_catalogue
+
 from .conftest import ANSWERS, commit_all, git, run_cli, snapshot
 
 COPIER = [sys.executable, "-m", "copier"]
@@ -103,11 +105,18 @@ OUR_CI_STEP = """      - name: Our smoke test
 UV = Path(sys.executable).with_name("uv")
 
 
-def edit_level1_like_a_user(project: Path) -> None:
-    """A level-1 team's edits: code and its test, a dependency, README and CI."""
+def edit_level1_code(project: Path) -> None:
+    """A level-1 team's code edits: a function and its test, and a CI step."""
     with (project / "src/demo_model/features.py").open("a") as features:
         features.write(OUR_FUNCTION)
     (project / "tests/test_ratio.py").write_text(OUR_TEST)
+    with (project / ".github/workflows/ci.yml").open("a") as workflow:
+        workflow.write(OUR_CI_STEP)
+
+
+def edit_level1_like_a_user(project: Path) -> None:
+    """A level-1 team's edits: code and its test, a dependency, README and CI."""
+    edit_level1_code(project)
     subprocess.run(
         [str(UV), "add", "--frozen", "--quiet", "requests>=2.32"],
         cwd=project,
@@ -116,8 +125,6 @@ def edit_level1_like_a_user(project: Path) -> None:
     )
     readme = project / "README.md"
     readme.write_text(readme.read_text().replace(README_PARAGRAPH, OUR_PARAGRAPH))
-    with (project / ".github/workflows/ci.yml").open("a") as workflow:
-        workflow.write(OUR_CI_STEP)
 
 
 @pytest.mark.parametrize("how", ["copier", "mlops-ladder climb"])
@@ -236,3 +243,33 @@ def test_answers_keep_their_values_across_the_climb(generate, tmp_path: Path) ->
     assert answers["description"] == "Churn scores"
     assert answers["project_name"] == ANSWERS["project_name"]
     assert answers["mlops_level"] == 1
+
+
+OFFERED = load_catalogue().offered
+PAIRS = [(start, target) for start in OFFERED for target in OFFERED if start < target]
+
+
+def edit_at_level(project: Path, level: int) -> None:
+    """Every kind of edit a team at `level` makes, all outside template-owned blocks."""
+    edit_like_a_user(project)
+    if level >= 1:
+        edit_level1_code(project)
+
+
+@pytest.mark.parametrize(("start", "target"), PAIRS, ids=[f"{n}-to-{m}" for n, m in PAIRS])
+def test_every_climb_equals_a_fresh_copy_with_the_same_edits(
+    start: int, target: int, generate, rendered, tmp_path: Path
+) -> None:
+    project = generate(tmp_path / "project", start)
+    commit_all(project, f"level {start}")
+    edit_at_level(project, start)
+    commit_all(project, "our edits")
+
+    climb(project, target)
+
+    expected = tmp_path / "expected"
+    shutil.copytree(rendered[target], expected)
+    edit_at_level(expected, start)
+    after = snapshot(project)
+    assert not [name for name, data in after.items() if b"<<<<<<<" in data]
+    assert after == snapshot(expected)

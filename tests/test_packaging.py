@@ -48,3 +48,10 @@ def test_installed_package_uses_its_own_template(wheel: Path, tmp_path: Path) ->
         check=True,
     )
     assert Path(found.stdout.strip()) == tmp_path / "mlops_ladder" / "_template"
+
+
+def test_wheel_ships_the_answers_schema_as_generated(wheel: Path) -> None:
+    from mlops_ladder.schema import schema_json
+
+    shipped = zipfile.ZipFile(wheel).read("mlops_ladder/answers.schema.json").decode()
+    assert shipped == schema_json()

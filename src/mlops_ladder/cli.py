@@ -1,4 +1,4 @@
-"""The mlops-ladder command line: new, status, climb and levels."""
+"""The mlops-ladder command line: new, status, climb, update and levels."""
 
 import argparse
 import json
@@ -13,7 +13,8 @@ from . import __version__
 from .catalogue import Catalogue, load_catalogue, markdown_table
 from .errors import LadderError
 from .project import check_health, load_project
-from .render import climb, dry_run, new_project, newer_version, preflight
+from .render import Outcome, climb, dry_run, new_project, newer_version, preflight, update
+from .schema import check_answers, schema_json
 
 
 def parse_pairs(pairs: list[str]) -> dict:
@@ -49,9 +50,17 @@ def check_level(level: object, catalogue: Catalogue) -> int:
     return level
 
 
+def read_answers(args: argparse.Namespace) -> dict:
+    """--data-file then -d answers, each checked against the answers schema first."""
+    answers = read_data_file(args.data_file) if args.data_file else {}
+    check_answers(answers, source=f"data file {args.data_file}")
+    pairs = parse_pairs(args.data)
+    check_answers(pairs, source="-d", typed=False)
+    return answers | pairs
+
+
 def cmd_new(args: argparse.Namespace, catalogue: Catalogue) -> int:
-    data = read_data_file(args.data_file) if args.data_file else {}
-    data.update(parse_pairs(args.data))
+    data = read_answers(args)
     if args.level is not None:
         data["mlops_level"] = args.level
     if "mlops_level" in data:
@@ -148,8 +157,7 @@ def target_level(args: argparse.Namespace, current: int, catalogue: Catalogue) -
 
 def climb_answers(args: argparse.Namespace) -> dict:
     """Answers for the climb from --data-file and -d; the level itself comes from --to."""
-    answers = read_data_file(args.data_file) if args.data_file else {}
-    answers.update(parse_pairs(args.data))
+    answers = read_answers(args)
     if "mlops_level" in answers:
         raise LadderError("give the target level with --to N, not as an answer")
     return answers
@@ -177,6 +185,19 @@ def cmd_climb(args: argparse.Namespace, catalogue: Catalogue) -> int:
     for capability in gained:
         adds = capability.adds.replace("{package_name}", project.package_name)
         print(f"  + {capability.title}: {adds}")
+    if report_outcome(outcome):
+        return 1
+    targets = sorted({t for capability in gained for t in capability.make})
+    print(
+        "Next: review `git diff`, run `make install`"
+        + (f", try make {', make '.join(targets)}" if targets else "")
+        + ", then commit."
+    )
+    return 0
+
+
+def report_outcome(outcome: Outcome) -> bool:
+    """Print the files a climb or update touched; True when conflicts remain."""
     for verb, paths in (
         ("added", outcome.added),
         ("changed", outcome.changed),
@@ -190,13 +211,24 @@ def cmd_climb(args: argparse.Namespace, catalogue: Catalogue) -> int:
             "Edit each to keep the right lines between '<<<<<<< before updating' and "
             "'>>>>>>> after updating', delete the markers, then `git add` and commit."
         )
-        return 1
-    targets = sorted({t for capability in gained for t in capability.make})
+    return bool(outcome.conflicts)
+
+
+def cmd_update(args: argparse.Namespace, catalogue: Catalogue) -> int:
+    project = load_project(args.path)
+    version, outcome = update(project, args.vcs_ref)
     print(
-        "Next: review `git diff`, run `make install`"
-        + (f", try make {', make '.join(targets)}" if targets else "")
-        + ", then commit."
+        f"Updated {project.path.name} from template {project.template_version} to {version}, "
+        f"still at level {project.level}."
     )
+    if report_outcome(outcome):
+        return 1
+    print("Next: review `git diff`, run `make install`, then commit.")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace, catalogue: Catalogue) -> int:
+    print(schema_json(), end="")
     return 0
 
 
@@ -256,6 +288,16 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--dry-run", action="store_true", help="list what would change, change nothing")
     add_answer_options(up)
     up.set_defaults(handler=cmd_climb)
+
+    upd = commands.add_parser(
+        "update", help="move the project to a newer template version, keeping its level"
+    )
+    upd.add_argument("path", type=Path, nargs="?", default=Path.cwd())
+    upd.add_argument("--vcs-ref", help="template version to update to (default: the newest tag)")
+    upd.set_defaults(handler=cmd_update)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of answers files")
+    schema.set_defaults(handler=cmd_schema)
 
     levels = commands.add_parser("levels", help="list the levels and their capabilities")
     levels.add_argument("--markdown", action="store_true", help="print the level table")

@@ -164,6 +164,33 @@ def climb(project: Project, target: int, answers: dict | None = None) -> Outcome
     return _outcome(project.path)
 
 
+def update(project: Project, vcs_ref: str | None = None) -> tuple[str, Outcome]:
+    """Move the project to a newer template version (the newest tag by default), same level."""
+    preflight(project)
+    target = vcs_ref or newer_version(project.template, project.template_version)
+    if target is None:
+        raise LadderError(
+            f"the project is already at the newest template version, {project.template_version}"
+        )
+    if target == "unknown":
+        raise LadderError(
+            f"cannot list the versions of {project.template}: check the path or your network"
+        )
+    try:
+        run_update(
+            project.path,
+            data={"mlops_level": project.level},
+            defaults=True,
+            overwrite=True,
+            vcs_ref=target,
+            quiet=True,
+            unsafe=False,
+        )
+    except (ValueError, CopierError) as error:
+        raise LadderError(_one_line(error)) from None
+    return target, _outcome(project.path)
+
+
 def _render(src: str, ref: str, answers: dict, dest: Path) -> None:
     run_copy(src, dest, data=answers, defaults=True, vcs_ref=ref, quiet=True, unsafe=False)
 

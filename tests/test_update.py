@@ -1,0 +1,119 @@
+"""Template-version updates: a project from an older tag moves to the newest, edits kept."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from copier import run_copy
+
+from mlops_ladder.catalogue import load_catalogue
+
+from .conftest import ANSWERS, ROOT, commit_all, git, run_cli, snapshot
+from .test_climb import edit_at_level
+
+TEMPLATE_ITEMS = ["copier.yml", "levels.yml", "template"]
+# What the older version did differently: changed lines at each level, and a file it lacked.
+OLD_VERSION_CHANGES = [
+    ("template/README.md.jinja", "## Getting started", "## Start here"),
+    ("template/Makefile.jinja", "%-14s", "%-12s"),
+    ("template/{% if has_automation %}.pre-commit-config.yaml{% endif %}", "v5.0.0", "v4.6.0"),
+    ("template/{% if has_pipeline %}params.yaml{% endif %}", "# share of rows", "# rows"),
+]
+ADDED_IN_NEW_VERSION = "template/{% if has_data_versioning %}.dvcignore{% endif %}"
+
+
+def copy_template(dest: Path) -> None:
+    for item in dest.iterdir():
+        if item.name != ".git":
+            shutil.rmtree(item) if item.is_dir() else item.unlink()
+    for name in TEMPLATE_ITEMS:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, dest / name)
+
+
+@pytest.fixture(scope="module")
+def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A template repository tagged v1.0.0 (an older, different copy) and v2.0.0 (today's)."""
+    repo = tmp_path_factory.mktemp("two-versions")
+    copy_template(repo)
+    for name, new, old in OLD_VERSION_CHANGES:
+        path = repo / name
+        assert new in path.read_text(), name
+        path.write_text(path.read_text().replace(new, old))
+    (repo / ADDED_IN_NEW_VERSION).unlink()
+    commit_all(repo, "version 1")
+    git(repo, "tag", "v1.0.0")
+    copy_template(repo)
+    commit_all(repo, "version 2")
+    git(repo, "tag", "v2.0.0")
+    return repo
+
+
+def generate_at(repo: Path, dest: Path, level: int, tag: str) -> Path:
+    data = ANSWERS | {"mlops_level": level}
+    run_copy(str(repo), dest, data=data, defaults=True, vcs_ref=tag, quiet=True, unsafe=False)
+    return dest
+
+
+@pytest.mark.parametrize("how", ["copier update", "mlops-ladder update"])
+@pytest.mark.parametrize("level", load_catalogue().offered)
+def test_update_to_the_newest_version_keeps_user_edits(
+    level: int, how: str, two_versions: Path, tmp_path: Path
+) -> None:
+    project = generate_at(two_versions, tmp_path / "project", level, "v1.0.0")
+    commit_all(project, "generated from v1.0.0")
+    edit_at_level(project, level)
+    commit_all(project, "our edits")
+
+    if how == "copier update":
+        command = [sys.executable, "-m", "copier", "update", "--defaults"]
+        result = subprocess.run(command, cwd=project, capture_output=True, text=True)
+    else:
+        result = run_cli("update", cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    expected = generate_at(two_versions, tmp_path / "expected", level, "v2.0.0")
+    edit_at_level(expected, level)
+    assert snapshot(project) == snapshot(expected)
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert (answers["_commit"], answers["mlops_level"]) == ("v2.0.0", level)
+
+
+def test_status_names_the_newer_version_and_update_reports_it(
+    two_versions: Path, tmp_path: Path
+) -> None:
+    project = generate_at(two_versions, tmp_path / "project", 1, "v1.0.0")
+    commit_all(project, "generated")
+    assert "Newer:     v2.0.0" in run_cli("status", cwd=project).stdout
+    result = run_cli("update", cwd=project)
+    assert "from template v1.0.0 to v2.0.0, still at level 1" in result.stdout
+    assert "Files changed: " in result.stdout and "Makefile" in result.stdout
+
+
+def test_update_when_already_newest_is_refused_and_changes_nothing(
+    two_versions: Path, tmp_path: Path
+) -> None:
+    project = generate_at(two_versions, tmp_path / "project", 0, "v2.0.0")
+    commit_all(project, "generated")
+    before = snapshot(project)
+    result = run_cli("update", cwd=project)
+    assert result.returncode == 2
+    assert "already at the newest template version, v2.0.0" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert snapshot(project) == before
+
+
+def test_update_refuses_a_dirty_tree(two_versions: Path, tmp_path: Path) -> None:
+    project = generate_at(two_versions, tmp_path / "project", 0, "v1.0.0")
+    commit_all(project, "generated")
+    (project / "wip.txt").write_text("work in progress\n")
+    before = snapshot(project)
+    result = run_cli("update", cwd=project)
+    assert result.returncode == 2 and "uncommitted change(s) (wip.txt)" in result.stderr
+    assert snapshot(project) == before
