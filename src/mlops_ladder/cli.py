@@ -12,8 +12,9 @@ import yaml
 from . import __version__
 from .catalogue import Catalogue, load_catalogue, markdown_table
 from .errors import LadderError
-from .project import check_health, load_project
-from .render import Outcome, climb, dry_run, new_project, newer_version, preflight, update
+from .fleet import fleet_change, fleet_status, read_paths, status_report
+from .project import load_project
+from .render import Outcome, climb, dry_run, new_project, preflight, update
 from .schema import check_answers, schema_json
 
 
@@ -82,30 +83,6 @@ def cmd_new(args: argparse.Namespace, catalogue: Catalogue) -> int:
     print(result.git_note)
     print(f"Next: cd {args.dest} && make install   (MLOPS_LEVEL.md says what this level gives)")
     return 0
-
-
-def status_report(path: Path, catalogue: Catalogue) -> dict:
-    project = load_project(path)
-    health = check_health(project, catalogue)
-    return {
-        "project": str(project.path),
-        "level": project.level,
-        "level_name": catalogue.level(project.level).name,
-        "template": project.template,
-        "template_version": project.template_version,
-        "newer_version": newer_version(project.template, project.template_version),
-        "healthy": health.ok,
-        "checked": {"files": health.checked_files, "make_targets": health.checked_targets},
-        "missing": [
-            {
-                "kind": f.kind,
-                "name": f.name,
-                "capability": f.capability.id,
-                "level": f.capability.level,
-            }
-            for f in health.findings
-        ],
-    }
 
 
 def print_status(report: dict) -> None:
@@ -232,6 +209,58 @@ def cmd_schema(args: argparse.Namespace, catalogue: Catalogue) -> int:
     return 0
 
 
+def _doctor_cell(row: dict) -> str:
+    if row.get("error"):
+        return f"error: {row['error']}"
+    if row["healthy"]:
+        return "ok"
+    return "missing " + ", ".join(item["name"] for item in row["missing"])
+
+
+def cmd_fleet_status(args: argparse.Namespace, catalogue: Catalogue) -> int:
+    rows = fleet_status(read_paths(args.paths, args.from_file), catalogue, args.jobs)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        table = [("PROJECT", "LEVEL", "TEMPLATE", "NEWER", "TREE", "DOCTOR")]
+        for row in rows:
+            if row.get("error"):
+                table.append((row["project"], "-", "-", "-", "-", _doctor_cell(row)))
+                continue
+            tree = {None: "no git", 0: "clean"}.get(row["uncommitted"])
+            tree = tree or f"{row['uncommitted']} uncommitted"
+            table.append(
+                (
+                    row["project"],
+                    str(row["level"]),
+                    row["template_version"],
+                    row["newer_version"] or "-",
+                    tree,
+                    _doctor_cell(row),
+                )
+            )
+        widths = [max(len(line[i]) for line in table) for i in range(5)]
+        for line in table:
+            cells = [cell.ljust(width) for cell, width in zip(line[:5], widths, strict=True)]
+            print("  ".join([*cells, line[5]]))
+    return 0 if all(row["healthy"] for row in rows) else 1
+
+
+def cmd_fleet_change(args: argparse.Namespace, catalogue: Catalogue) -> int:
+    paths = read_paths(args.paths, args.from_file)
+    answers = climb_answers(args) if args.fleet_command == "climb" else {}
+    to = args.to if args.fleet_command == "climb" else None
+    rows = fleet_change(
+        paths, args.fleet_command, catalogue, jobs=args.jobs, to=to, answers=answers
+    )
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            print(f"{row['result']:<14} {row['project']}: {row['detail']}")
+    return 0 if all(row["result"] in ("done", "nothing to do") for row in rows) else 1
+
+
 def cmd_levels(args: argparse.Namespace, catalogue: Catalogue) -> int:
     if args.markdown:
         print(markdown_table(catalogue), end="")
@@ -295,6 +324,28 @@ def build_parser() -> argparse.ArgumentParser:
     upd.add_argument("path", type=Path, nargs="?", default=Path.cwd())
     upd.add_argument("--vcs-ref", help="template version to update to (default: the newest tag)")
     upd.set_defaults(handler=cmd_update)
+
+    fleet = commands.add_parser("fleet", help="status, climb or update many projects at once")
+    fleet_commands = fleet.add_subparsers(dest="fleet_command", required=True, metavar="ACTION")
+    for action, text in [
+        ("status", "one table of every project's status, checked in parallel"),
+        ("climb", "climb every project, each on a branch of its own"),
+        ("update", "update every project to the newest template, each on its own branch"),
+    ]:
+        sub = fleet_commands.add_parser(action, help=text)
+        sub.add_argument("paths", type=Path, nargs="*", help="project folders")
+        sub.add_argument("--from-file", type=Path, help="file listing project folders, one a line")
+        sub.add_argument("--json", action="store_true", help="print the results as JSON")
+        sub.add_argument(
+            "--jobs",
+            type=int,
+            default=8 if action == "status" else 2,
+            help="projects handled at once",
+        )
+        if action == "climb":
+            sub.add_argument("--to", type=int, help="target level (default: each one's next)")
+            add_answer_options(sub)
+        sub.set_defaults(handler=cmd_fleet_status if action == "status" else cmd_fleet_change)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of answers files")
     schema.set_defaults(handler=cmd_schema)

@@ -36,8 +36,8 @@ def is_ignored(path: Path) -> bool:
 
 def uncommitted(path: Path) -> list[str]:
     """Changed, staged and untracked paths (ignored files do not count)."""
-    lines = git(path, "status", "--porcelain", "--untracked-files=all").splitlines()
-    return [line[3:] for line in lines if line.strip()]
+    entries = git(path, "status", "--porcelain", "-z", "--untracked-files=all").split("\0")
+    return [entry[3:] for entry in entries if entry.strip()]
 
 
 @dataclass

@@ -6,6 +6,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from filecmp import cmp
+from functools import cache
 from pathlib import Path
 
 from copier import VcsRef, run_copy, run_update
@@ -224,10 +225,15 @@ def _version(tag: str) -> Version | None:
         return None
 
 
+@cache
+def _sync_embedded_template() -> None:
+    ensure_template_repo()
+
+
 def newer_version(src: str, current: str) -> str | None:
     """The newest tag of `src` above `current`, None when up to date, "unknown" when unreachable."""
     if Path(src) == cache_home() / "template":
-        ensure_template_repo()  # brings in the version of the installed package
+        _sync_embedded_template()  # brings in the version of the installed package
     try:
         listing = subprocess.run(
             ["git", "ls-remote", "--tags", "--refs", src],
