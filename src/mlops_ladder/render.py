@@ -230,10 +230,9 @@ def _sync_embedded_template() -> None:
     ensure_template_repo()
 
 
-def newer_version(src: str, current: str) -> str | None:
-    """The newest tag of `src` above `current`, None when up to date, "unknown" when unreachable."""
-    if Path(src) == cache_home() / "template":
-        _sync_embedded_template()  # brings in the version of the installed package
+@cache
+def _remote_tags(src: str) -> tuple[str, ...] | None:
+    """The tags of `src`, asked once per process (a fleet shares one); None if unreachable."""
     try:
         listing = subprocess.run(
             ["git", "ls-remote", "--tags", "--refs", src],
@@ -244,8 +243,17 @@ def newer_version(src: str, current: str) -> str | None:
             env=os.environ | {"GIT_TERMINAL_PROMPT": "0"},
         ).stdout
     except (subprocess.SubprocessError, OSError):
+        return None
+    return tuple(line.split("refs/tags/")[-1] for line in listing.splitlines())
+
+
+def newer_version(src: str, current: str) -> str | None:
+    """The newest tag of `src` above `current`, None when up to date, "unknown" when unreachable."""
+    if Path(src) == cache_home() / "template":
+        _sync_embedded_template()  # brings in the version of the installed package
+    tags = _remote_tags(src)
+    if tags is None:
         return "unknown"
-    tags = [line.split("refs/tags/")[-1] for line in listing.splitlines()]
     current_version = _version(current)
     versions = [(v, tag) for tag in tags if (v := _version(tag)) is not None]
     if current_version is None or not versions:
