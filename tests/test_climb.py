@@ -189,6 +189,17 @@ def test_climb_with_copier_cli_and_no_trust(template_repo, tmp_path: Path) -> No
     assert (project / "src" / "demo" / "score.py").is_file()
     assert "mlops_level: 1" in (project / ".copier-answers.yml").read_text()
 
+    commit_all(project, "level 1")
+    up = subprocess.run(
+        [*COPIER, "update", "--defaults", "-d", "mlops_level=2", "--vcs-ref=:current:"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+    assert up.returncode == 0, up.stderr
+    assert (project / "dvc.yaml").is_file() and (project / "src/demo/pipeline.py").is_file()
+    assert "mlops_level: 2" in (project / ".copier-answers.yml").read_text()
+
 
 def test_template_refuses_a_downgrade_and_changes_nothing(generate, tmp_path: Path) -> None:
     project = generate(tmp_path / "project", 1)
