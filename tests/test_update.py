@@ -117,3 +117,49 @@ def test_update_refuses_a_dirty_tree(two_versions: Path, tmp_path: Path) -> None
     result = run_cli("update", cwd=project)
     assert result.returncode == 2 and "uncommitted change(s) (wip.txt)" in result.stderr
     assert snapshot(project) == before
+
+
+@pytest.mark.parametrize(("tag", "changed"), [("v1.0.0", True), ("v2.0.0", False)])
+def test_update_can_re_point_the_template_source(
+    tag: str, changed: bool, two_versions: Path, tmp_path: Path
+) -> None:
+    mirror = tmp_path / "mirror"
+    subprocess.run(["git", "clone", "--quiet", str(two_versions), str(mirror)], check=True)
+    project = generate_at(two_versions, tmp_path / "project", 1, tag)
+    commit_all(project, "generated")
+
+    result = run_cli("update", "--template", str(mirror), cwd=project)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"now records its template as {mirror}" in result.stdout
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert (answers["_src_path"], answers["_commit"]) == (str(mirror), "v2.0.0")
+    assert (
+        git(project, "log", "-1", "--format=%s").strip() == f"Record the template source {mirror}"
+    )
+    touched = git(project, "status", "--porcelain").splitlines()
+    assert bool(touched) is changed  # re-pointing alone is committed and changes nothing else
+    assert (" M .copier-answers.yml" in touched) is changed  # _commit moves to v2.0.0
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("/nowhere/mlops-ladder", "cannot list the versions of /nowhere/mlops-ladder"),
+        ("EMPTY", "has no version v1.0.0, which this project was made from"),
+    ],
+)
+def test_update_refuses_a_source_it_cannot_use_and_changes_nothing(
+    source: str, message: str, two_versions: Path, tmp_path: Path
+) -> None:
+    if source == "EMPTY":
+        source = str(tmp_path / "empty")
+        Path(source).mkdir()
+        commit_all(Path(source), "nothing here")
+        git(Path(source), "tag", "v3.0.0")
+    project = generate_at(two_versions, tmp_path / "project", 1, "v1.0.0")
+    commit_all(project, "generated")
+    head, before = git(project, "rev-parse", "HEAD"), snapshot(project)
+    result = run_cli("update", "--template", source, cwd=project)
+    assert result.returncode == 2 and message in result.stderr
+    assert git(project, "rev-parse", "HEAD") == head and snapshot(project) == before

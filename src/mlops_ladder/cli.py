@@ -193,11 +193,13 @@ def report_outcome(outcome: Outcome) -> bool:
 
 def cmd_update(args: argparse.Namespace, catalogue: Catalogue) -> int:
     project = load_project(args.path)
-    version, outcome = update(project, args.vcs_ref)
+    version, outcome = update(project, args.vcs_ref, args.template)
     print(
         f"Updated {project.path.name} from template {project.template_version} to {version}, "
         f"still at level {project.level}."
     )
+    if args.template:
+        print(f"The project now records its template as {load_project(project.path).template}.")
     if report_outcome(outcome):
         return 1
     print("Next: review `git diff`, run `make install`, then commit.")
@@ -323,6 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     upd.add_argument("path", type=Path, nargs="?", default=Path.cwd())
     upd.add_argument("--vcs-ref", help="template version to update to (default: the newest tag)")
+    upd.add_argument(
+        "--template", help="record this source (a git URL or path) for the template from now on"
+    )
     upd.set_defaults(handler=cmd_update)
 
     fleet = commands.add_parser("fleet", help="status, climb or update many projects at once")

@@ -9,6 +9,7 @@ from filecmp import cmp
 from functools import cache
 from pathlib import Path
 
+import yaml
 from copier import VcsRef, run_copy, run_update
 from copier.errors import CopierError
 from packaging.version import InvalidVersion, Version
@@ -165,19 +166,36 @@ def climb(project: Project, target: int, answers: dict | None = None) -> Outcome
     return _outcome(project.path)
 
 
-def update(project: Project, vcs_ref: str | None = None) -> tuple[str, Outcome]:
-    """Move the project to a newer template version (the newest tag by default), same level."""
+def update(
+    project: Project, vcs_ref: str | None = None, template: str | None = None
+) -> tuple[str, Outcome]:
+    """Move the project to a newer template version (the newest tag by default), same level.
+
+    `template` re-points the project at another source of the same template (say,
+    its git URL instead of a local cache path), so teammates, CI and Renovate can
+    update it from then on; the current version is then enough to update to.
+    """
     preflight(project)
-    target = vcs_ref or newer_version(project.template, project.template_version)
-    if target is None:
+    source = resolve_source(template, None)[0] if template else project.template
+    tags = _remote_tags(source)
+    if tags is None:
+        raise LadderError(f"cannot list the versions of {source}: check the path or your network")
+    if template and project.template_version not in tags:
+        raise LadderError(
+            f"{source} has no version {project.template_version}, which this project was made "
+            "from: give a source of the same template"
+        )
+    target = vcs_ref or newer_version(source, project.template_version)
+    if target is None and template:
+        target = project.template_version
+    if target in (None, "unknown"):
         raise LadderError(
             f"the project is already at the newest template version, {project.template_version}"
         )
-    if target == "unknown":
-        raise LadderError(
-            f"cannot list the versions of {project.template}: check the path or your network"
-        )
+    start = git(project.path, "rev-parse", "HEAD").strip()
     try:
+        if template:
+            _record_source(project, source)
         run_update(
             project.path,
             data={"mlops_level": project.level},
@@ -188,8 +206,21 @@ def update(project: Project, vcs_ref: str | None = None) -> tuple[str, Outcome]:
             unsafe=False,
         )
     except (ValueError, CopierError) as error:
+        # The tree was clean before: put it back exactly as it was.
+        git(project.path, "reset", "--quiet", "--hard", start)
+        git(project.path, "clean", "--quiet", "-d", "--force")
         raise LadderError(_one_line(error)) from None
     return target, _outcome(project.path)
+
+
+def _record_source(project: Project, source: str) -> None:
+    """Write `source` as the answers file's _src_path and commit that one change."""
+    path = project.path / ANSWERS_FILE
+    line = yaml.safe_dump({"_src_path": source}, width=1000).strip()
+    text = re.sub(r"^_src_path:.*$", lambda _: line, path.read_text(encoding="utf-8"), flags=re.M)
+    path.write_text(text, encoding="utf-8")
+    git(project.path, "add", ANSWERS_FILE)
+    git(project.path, "commit", "--quiet", "-m", f"Record the template source {source}")
 
 
 def _render(src: str, ref: str, answers: dict, dest: Path) -> None:
