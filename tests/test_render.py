@@ -224,6 +224,18 @@ def test_workflows_are_least_privilege_and_pinned(
     assert "pull_request_target" not in workflow[True]
 
 
+def test_zizmor_finds_nothing_in_the_workflows(rendered: dict[int, Path]) -> None:
+    zizmor = Path(sys.executable).with_name("zizmor")
+    workflows = rendered[max(OFFERED)] / ".github/workflows"
+    result = subprocess.run(
+        [str(zizmor), "--offline", "--persona=pedantic", "--format=json", str(workflows)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout) == []
+
+
 def test_training_workflow_takes_the_tracking_server_from_a_secret_or_variable(
     rendered: dict[int, Path],
 ) -> None:
