@@ -12,14 +12,17 @@ from .model import MODEL_PATH, load_model
 
 
 def score(model: Pipeline, rows: pd.DataFrame) -> pd.DataFrame:
-    """Predictions and positive-class probabilities for `rows`, checked against the model."""
+    """Predictions and positive-class probabilities for `rows`, checked against the model.
+
+    Columns the model was not trained on (an id, say) are ignored.
+    """
     rows = rows.rename(columns=snake_case)
-    validate(rows, require_target=False)
     expected = list(model.feature_names_in_)
     missing = [name for name in expected if name not in rows.columns]
     if missing:
         raise SchemaError(f"missing feature columns: {', '.join(missing)}")
     features = rows[expected]
+    validate(features, require_target=False)
     return pd.DataFrame(
         {
             "prediction": model.predict(features),
