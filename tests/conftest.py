@@ -94,3 +94,18 @@ def rendered(generate: Generate, tmp_path_factory: pytest.TempPathFactory) -> di
 
     base = tmp_path_factory.mktemp("rendered")
     return {level: generate(base / f"level{level}", level) for level in load_catalogue().offered}
+
+
+@pytest.fixture
+def no_git_identity(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """An environment in which `git commit` fails: no name or e-mail anywhere."""
+    home = tmp_path_factory.mktemp("no-identity-home")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_AUTHOR", "GIT_COMMITTER"))}
+    return env | {
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "user.useConfigOnly",
+        "GIT_CONFIG_VALUE_0": "true",
+    }

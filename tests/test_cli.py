@@ -280,3 +280,13 @@ def test_climb_refuses_bad_answers_and_changes_nothing(
     assert result.returncode == 2 and message in result.stderr
     assert result.stderr.count("\n") == 1
     assert snapshot(project) == before
+
+
+def test_climb_takes_another_projects_answers_file_and_ignores_its_level(tmp_path: Path) -> None:
+    project = new_project(tmp_path, "--level", "1")
+    other = tmp_path / "other.yml"
+    other.write_text(yaml.safe_dump(ANSWERS | {"mlops_level": 2, "dvc_remote": "local"}))
+    result = run_cli("climb", "--data-file", str(other), cwd=project)
+    assert result.returncode == 0, result.stderr
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert (answers["mlops_level"], answers["dvc_remote"]) == (2, "local")

@@ -1,12 +1,13 @@
 """fleet: one status table over many projects, and the same climb or update for each."""
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import commit_all, git, run_cli, snapshot
+from .conftest import CLI, commit_all, git, run_cli, snapshot
 from .test_update import generate_at, two_versions  # noqa: F401 (a fixture)
 
 LEVELS = {"alpha": 0, "bravo": 1, "charlie": 1, "dirty": 0, "broken": 2}
@@ -99,3 +100,38 @@ def test_fleet_without_projects_says_what_to_give(tmp_path: Path) -> None:
     result = run_cli("fleet", "status", cwd=tmp_path)
     assert result.returncode == 2
     assert "no projects given: name their folders or pass --from-file" in result.stderr
+
+
+def test_one_unreadable_project_does_not_hide_the_others(generate, tmp_path: Path) -> None:
+    good = generate(tmp_path / "good", 0)
+    commit_all(good, "generated")
+    garbled = generate(tmp_path / "garbled", 0)
+    (garbled / ".copier-answers.yml").write_text("mlops_level: [1\n")
+    commit_all(garbled, "garbled by hand")
+
+    status = json.loads(run_cli("fleet", "status", "--json", str(garbled), str(good)).stdout)
+    assert "cannot be read" in status[0]["error"] and status[1]["healthy"] is True
+
+    result = run_cli("fleet", "climb", "--json", str(garbled), str(good))
+    rows = json.loads(result.stdout)
+    assert result.returncode == 1
+    assert rows[0]["result"] == "refused" and "cannot be read" in rows[0]["detail"]
+    assert rows[1]["result"] == "done"
+
+
+def test_fleet_climb_puts_a_project_back_when_its_commit_fails(
+    generate, tmp_path: Path, no_git_identity: dict[str, str]
+) -> None:
+    project = generate(tmp_path / "project", 0)
+    commit_all(project, "generated")
+    head, before = git(project, "rev-parse", "HEAD"), snapshot(project)
+    result = subprocess.run(
+        [str(CLI), "fleet", "climb", "--json", str(project)],
+        capture_output=True,
+        text=True,
+        env=no_git_identity,
+    )
+    [row] = json.loads(result.stdout)
+    assert row["result"] == "refused" and "\n" not in row["detail"]
+    assert git(project, "rev-parse", "HEAD") == head and snapshot(project) == before
+    assert "mlops-ladder/" not in git(project, "branch")

@@ -173,8 +173,8 @@ def test_level2_train_then_promote(level2: Path) -> None:
     assert (level2 / "reports/model_card.md").read_text() == card
     assert "Promoted version 2 to champion: at least as good" in make(level2, "promote").stdout
     assert "already the champion" in make(level2, "promote").stdout
-    assert (level2 / "mlflow/mlflow.db").is_file()
-    assert "mlflow/" not in git(level2, "status", "--porcelain")
+    assert (level2 / "mlruns/mlflow.db").is_file()
+    assert "mlruns/" not in git(level2, "status", "--porcelain")
 
 
 def test_level2_dvc_reproduces_and_compares(level2: Path) -> None:

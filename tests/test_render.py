@@ -63,6 +63,7 @@ EXPECTED_FILES = {0: LEVEL0, 1: LEVEL1, 2: LEVEL2}
 # The runtime and dev dependencies that level 2 brings, and no level below it has.
 LEVEL2_DEPENDENCIES = {"alembic", "mlflow-skinny", "pyyaml", "skops", "sqlalchemy"}
 LEVEL2_DEV_TOOLS = {"dvc"}
+PULL_VERSIONED_DATA = 'if compgen -G "data/raw/*.dvc" > /dev/null; then uv run dvc pull; fi'
 OFFERED = load_catalogue().offered
 # Jinja syntax left behind; GitHub Actions' own ${{ }} expressions are allowed.
 JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\{#|%\}")
@@ -197,7 +198,7 @@ def test_level2_has_train_and_promote_commands(rendered: dict[int, Path]) -> Non
         "demo-model-promote": "demo_model.registry:main",
     }
     gitignore = (rendered[2] / ".gitignore").read_text()
-    assert "\nmlflow/\n" in gitignore and "\n!data/raw/*.dvc\n" in gitignore
+    assert "\nmlruns/\n" in gitignore and "\n!data/raw/*.dvc\n" in gitignore
 
 
 @pytest.mark.parametrize(
@@ -208,7 +209,11 @@ def test_level2_has_train_and_promote_commands(rendered: dict[int, Path]) -> Non
             {"push", "pull_request"},
             ["make install", "make lint", "make test", "make build"],
         ),
-        ("train.yml", {"workflow_dispatch", "schedule"}, ["make install", "make train"]),
+        (
+            "train.yml",
+            {"workflow_dispatch", "schedule"},
+            ["make install", PULL_VERSIONED_DATA, "make train"],
+        ),
     ],
 )
 def test_workflows_are_least_privilege_and_pinned(

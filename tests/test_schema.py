@@ -53,6 +53,7 @@ def test_every_generated_answers_file_is_valid(level: int, rendered: dict[int, P
         ({"license": "GPL"}, "license is 'GPL'; choose one of MIT, BSD-3-Clause, Proprietary"),
         ({"dvc_remote": "ftp"}, "dvc_remote is 'ftp'; choose one of local, s3, gs, azure"),
         ({"project_name": ["a", "list"]}, "project_name must be a string"),
+        ({"copyright_year": 2026}, "copyright_year must be a string, not int 2026 (quote it"),
     ],
 )
 def test_check_answers_names_the_key_and_agrees_with_jsonschema(
@@ -63,10 +64,14 @@ def test_check_answers_names_the_key_and_agrees_with_jsonschema(
         check_answers(ANSWERS | answers, source="data file a.yml")
 
 
-def test_check_answers_accepts_what_copier_casts() -> None:
-    good = ANSWERS | {"mlops_level": 2, "copyright_year": 2026, "_src_path": "/x"}
+def test_check_answers_accepts_what_the_schema_accepts() -> None:
+    good = ANSWERS | {"mlops_level": 2, "dvc_remote": "s3", "_src_path": "/x", "_commit": "v1"}
+    VALIDATOR.validate(good)
     check_answers(good, source="data file a.yml")
+    # -d values are always text: copier casts them, so only their keys are checked.
     check_answers({"mlops_level": "2", "dvc_remote": "s3"}, source="-d", typed=False)
+    with pytest.raises(LadderError, match="-d: unknown question 'level'"):
+        check_answers({"level": "2"}, source="-d", typed=False)
 
 
 def test_new_refuses_a_data_file_with_an_unknown_key(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from copier import run_copy
 
 from mlops_ladder.catalogue import load_catalogue
 
-from .conftest import ANSWERS, ROOT, commit_all, git, run_cli, snapshot
+from .conftest import ANSWERS, CLI, ROOT, commit_all, git, run_cli, snapshot
 from .test_climb import edit_at_level
 
 TEMPLATE_ITEMS = ["copier.yml", "levels.yml", "template"]
@@ -163,3 +163,24 @@ def test_update_refuses_a_source_it_cannot_use_and_changes_nothing(
     result = run_cli("update", "--template", source, cwd=project)
     assert result.returncode == 2 and message in result.stderr
     assert git(project, "rev-parse", "HEAD") == head and snapshot(project) == before
+
+
+def test_a_failed_re_point_puts_the_project_back(
+    two_versions: Path, tmp_path: Path, no_git_identity: dict[str, str]
+) -> None:
+    mirror = tmp_path / "mirror"
+    subprocess.run(["git", "clone", "--quiet", str(two_versions), str(mirror)], check=True)
+    project = generate_at(two_versions, tmp_path / "project", 1, "v1.0.0")
+    commit_all(project, "generated")
+    head, before = git(project, "rev-parse", "HEAD"), snapshot(project)
+    result = subprocess.run(
+        [str(CLI), "update", "--template", str(mirror)],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=no_git_identity,
+    )
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "git commit" in result.stderr
+    assert git(project, "rev-parse", "HEAD") == head and snapshot(project) == before
+    assert git(project, "status", "--porcelain") == ""

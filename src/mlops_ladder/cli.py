@@ -133,10 +133,14 @@ def target_level(args: argparse.Namespace, current: int, catalogue: Catalogue) -
 
 
 def climb_answers(args: argparse.Namespace) -> dict:
-    """Answers for the climb from --data-file and -d; the level itself comes from --to."""
-    answers = read_answers(args)
-    if "mlops_level" in answers:
+    """Answers for the climb from --data-file and -d; the level itself comes from --to.
+
+    A data file may be another project's answers file: its mlops_level is ignored.
+    """
+    if any(pair.partition("=")[0].strip() == "mlops_level" for pair in args.data):
         raise LadderError("give the target level with --to N, not as an answer")
+    answers = read_answers(args)
+    answers.pop("mlops_level", None)
     return answers
 
 

@@ -62,8 +62,8 @@ def _status_row(path: Path, catalogue: Catalogue) -> dict:
         report = status_report(path, catalogue)
         report["uncommitted"] = len(uncommitted(path)) if is_git_repo(path) else None
         report["error"] = None
-    except LadderError as error:
-        report = {"project": str(path), "healthy": False, "error": str(error)}
+    except Exception as error:  # one broken project must not hide the others' reports
+        report = {"project": str(path), "healthy": False, "error": _one_line(error)}
     return report
 
 
@@ -83,23 +83,33 @@ class Change:
     detail: str
 
 
+def _one_line(error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 def _on_branch(path: Path, branch: str, apply: Callable[[], Outcome], message: str) -> Change:
     if git(path, "branch", "--list", branch).strip():
         detail = f"branch {branch} already holds this change: review and merge it"
         return Change(str(path), "nothing to do", branch, detail)
-    start = git(path, "rev-parse", "--abbrev-ref", "HEAD").strip()
+    start = git(path, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).strip()
+    if not start:
+        raise LadderError("HEAD is detached: switch to a branch first")
     git(path, "switch", "--quiet", "-c", branch)
     try:
         outcome = apply()
-    except LadderError as error:
-        git(path, "switch", "--quiet", start)
-        git(path, "branch", "--quiet", "-D", branch)
-        return Change(str(path), "refused", None, str(error))
-    if outcome.conflicts:
-        detail = f"resolve on {branch}: {', '.join(outcome.conflicts)}"
-        return Change(str(path), "conflicts", branch, detail)
-    git(path, "add", "--all")
-    git(path, "commit", "--quiet", "-m", message)
+        if outcome.conflicts:
+            detail = f"resolve on {branch}: {', '.join(outcome.conflicts)}"
+            return Change(str(path), "conflicts", branch, detail)
+        git(path, "add", "--all")
+        git(path, "commit", "--quiet", "-m", message)
+    except Exception as error:
+        # The tree was clean on `start`: go back to it exactly and drop the branch.
+        git(path, "reset", "--quiet", "--hard", check=False)
+        git(path, "clean", "--quiet", "-d", "--force", check=False)
+        git(path, "switch", "--quiet", start, check=False)
+        git(path, "branch", "--quiet", "-D", branch, check=False)
+        return Change(str(path), "refused", None, _one_line(error))
     git(path, "switch", "--quiet", start)
     touched = len(outcome.added) + len(outcome.changed) + len(outcome.deleted)
     return Change(str(path), "done", branch, f"{touched} file(s) changed, committed on {branch}")
@@ -134,8 +144,8 @@ def _change_one(
             lambda: update(project)[1],
             f"Update to mlops-ladder template {newest}",
         )
-    except LadderError as error:
-        return Change(str(path), "refused", None, str(error))
+    except Exception as error:  # one broken project must not hide the others' reports
+        return Change(str(path), "refused", None, _one_line(error))
 
 
 def fleet_change(

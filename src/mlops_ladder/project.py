@@ -18,7 +18,9 @@ def git(path: Path, *args: str, check: bool = True) -> str:
         ["git", "-C", str(path), *args], capture_output=True, text=True, check=False
     )
     if check and result.returncode != 0:
-        raise LadderError(f"git {' '.join(args)} failed in {path}: {result.stderr.strip()}")
+        lines = result.stderr.strip().splitlines() or ["no message"]
+        reason = next((line for line in reversed(lines) if line.startswith("fatal:")), lines[-1])
+        raise LadderError(f"git {' '.join(args)} failed in {path}: {reason}")
     return result.stdout
 
 
@@ -72,7 +74,11 @@ def load_project(path: Path) -> Project:
         raise LadderError(
             f"{path} has no {ANSWERS_FILE}: run this inside a project made by mlops-ladder"
         )
-    answers = yaml.safe_load(answers_path.read_text(encoding="utf-8")) or {}
+    try:
+        answers = yaml.safe_load(answers_path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        first = str(error).splitlines()[0]
+        raise LadderError(f"{answers_path} cannot be read ({first}): restore it from git") from None
     if not isinstance(answers, dict):
         raise LadderError(f"{answers_path} is not a mapping of answers: restore it from git")
     level = answers.get("mlops_level")

@@ -188,7 +188,12 @@ def update(
     target = vcs_ref or newer_version(source, project.template_version)
     if target is None and template:
         target = project.template_version
-    if target in (None, "unknown"):
+    if target == "unknown":
+        raise LadderError(
+            f"the project's template version {project.template_version!r} is not a release tag "
+            "of its source: give one with --vcs-ref"
+        )
+    if target is None:
         raise LadderError(
             f"the project is already at the newest template version, {project.template_version}"
         )
@@ -205,7 +210,7 @@ def update(
             quiet=True,
             unsafe=False,
         )
-    except (ValueError, CopierError) as error:
+    except (ValueError, CopierError, LadderError) as error:
         # The tree was clean before: put it back exactly as it was.
         git(project.path, "reset", "--quiet", "--hard", start)
         git(project.path, "clean", "--quiet", "-d", "--force")

@@ -95,11 +95,11 @@ def check_answers(answers: dict[str, Any], *, source: str, typed: bool = True) -
             raise LadderError(f"{source}: unknown question {key!r}; the questions are {known}")
         prop = properties[key]
         if typed and not _has_type(value, prop.get("type")):
+            hint = " (quote it in YAML)" if prop["type"] == "string" else ""
             raise LadderError(
-                f"{source}: {key} must be a {prop['type']}, not {type(value).__name__} {value!r}"
+                f"{source}: {key} must be a {prop['type']}, not {type(value).__name__} "
+                f"{value!r}{hint}"
             )
-        if prop.get("type") == "string" and typed:
-            value = str(value)  # copier casts a YAML number to the string it asks for
         if typed and "enum" in prop and value not in prop["enum"]:
             options = ", ".join(map(str, prop["enum"]))
             raise LadderError(f"{source}: {key} is {value!r}; choose one of {options}")
@@ -112,7 +112,4 @@ def _has_type(value: Any, json_type: str | None) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if json_type == "number":
         return isinstance(value, int | float) and not isinstance(value, bool)
-    if json_type == "string":
-        # copier casts scalars to text; `copyright_year: 2026` in YAML is fine.
-        return isinstance(value, str | int | float) and not isinstance(value, bool)
-    return isinstance(value, bool)
+    return isinstance(value, {"string": str, "boolean": bool}[json_type])

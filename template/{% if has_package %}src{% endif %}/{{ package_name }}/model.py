@@ -54,6 +54,6 @@ def load_model(path: Path = MODEL_PATH) -> Pipeline:
     """Load a model saved by this project. Loading runs code: only load files you made."""
     if not path.is_file():
         raise FileNotFoundError(
-            f"no model at {path}: run the notebook (make run-notebook) to train one"
+            f"no model at {path}: train one first (make train, or make run-notebook below level 2)"
         )
     return joblib.load(path)
