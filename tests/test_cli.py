@@ -282,11 +282,17 @@ def test_climb_refuses_bad_answers_and_changes_nothing(
     assert snapshot(project) == before
 
 
-def test_climb_takes_another_projects_answers_file_and_ignores_its_level(tmp_path: Path) -> None:
+def test_climb_takes_another_projects_answers_file_for_new_questions_only(
+    tmp_path: Path,
+) -> None:
     project = new_project(tmp_path, "--level", "1")
     other = tmp_path / "other.yml"
-    other.write_text(yaml.safe_dump(ANSWERS | {"mlops_level": 2, "dvc_remote": "local"}))
+    other_answers = {"project_name": "Other", "author_name": "Someone Else", "mlops_level": 2}
+    other.write_text(yaml.safe_dump(ANSWERS | other_answers | {"dvc_remote": "local"}))
     result = run_cli("climb", "--data-file", str(other), cwd=project)
     assert result.returncode == 0, result.stderr
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    # The new level's question comes from the file; this project's own answers stay.
     assert (answers["mlops_level"], answers["dvc_remote"]) == (2, "local")
+    assert (answers["project_name"], answers["author_name"]) == ("Demo Model", "Test Author")
+    assert (project / "src/demo_model/pipeline.py").is_file()

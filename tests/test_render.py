@@ -63,7 +63,9 @@ EXPECTED_FILES = {0: LEVEL0, 1: LEVEL1, 2: LEVEL2}
 # The runtime and dev dependencies that level 2 brings, and no level below it has.
 LEVEL2_DEPENDENCIES = {"alembic", "mlflow-skinny", "pyyaml", "skops", "sqlalchemy"}
 LEVEL2_DEV_TOOLS = {"dvc"}
-PULL_VERSIONED_DATA = 'if compgen -G "data/raw/*.dvc" > /dev/null; then uv run dvc pull; fi'
+PULL_VERSIONED_DATA = (
+    'if compgen -G "data/raw/*.dvc" > /dev/null; then uv run dvc pull data/raw/*.dvc; fi'
+)
 OFFERED = load_catalogue().offered
 # Jinja syntax left behind; GitHub Actions' own ${{ }} expressions are allowed.
 JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\{#|%\}")

@@ -14,7 +14,7 @@ from .catalogue import Catalogue, load_catalogue, markdown_table
 from .errors import LadderError
 from .fleet import fleet_change, fleet_status, read_paths, status_report
 from .project import load_project
-from .render import Outcome, climb, dry_run, new_project, preflight, update
+from .render import Outcome, climb, climb_data, dry_run, new_project, preflight, update
 from .schema import check_answers, schema_json
 
 
@@ -132,21 +132,20 @@ def target_level(args: argparse.Namespace, current: int, catalogue: Catalogue) -
     return target
 
 
-def climb_answers(args: argparse.Namespace) -> dict:
-    """Answers for the climb from --data-file and -d; the level itself comes from --to.
-
-    A data file may be another project's answers file: its mlops_level is ignored.
-    """
+def climb_answers(args: argparse.Namespace) -> tuple[dict, dict]:
+    """The --data-file and -d answers of a climb, checked; the level itself comes from --to."""
     if any(pair.partition("=")[0].strip() == "mlops_level" for pair in args.data):
         raise LadderError("give the target level with --to N, not as an answer")
-    answers = read_answers(args)
-    answers.pop("mlops_level", None)
-    return answers
+    from_file = read_data_file(args.data_file) if args.data_file else {}
+    check_answers(from_file, source=f"data file {args.data_file}")
+    given = parse_pairs(args.data)
+    check_answers(given, source="-d", typed=False)
+    return from_file, given
 
 
 def cmd_climb(args: argparse.Namespace, catalogue: Catalogue) -> int:
     project = load_project(args.path)
-    answers = climb_answers(args)
+    answers = climb_data(project, *climb_answers(args))
     preflight(project)
     target = target_level(args, project.level, catalogue)
     if args.dry_run:
@@ -254,10 +253,15 @@ def cmd_fleet_status(args: argparse.Namespace, catalogue: Catalogue) -> int:
 
 def cmd_fleet_change(args: argparse.Namespace, catalogue: Catalogue) -> int:
     paths = read_paths(args.paths, args.from_file)
-    answers = climb_answers(args) if args.fleet_command == "climb" else {}
+    from_file, given = climb_answers(args) if args.fleet_command == "climb" else ({}, {})
     to = args.to if args.fleet_command == "climb" else None
     rows = fleet_change(
-        paths, args.fleet_command, catalogue, jobs=args.jobs, to=to, answers=answers
+        paths,
+        args.fleet_command,
+        catalogue,
+        jobs=args.jobs,
+        to=to,
+        answers=(from_file, given),
     )
     if args.json:
         print(json.dumps(rows, indent=2))

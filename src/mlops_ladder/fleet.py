@@ -15,7 +15,7 @@ from pathlib import Path
 from .catalogue import Catalogue
 from .errors import LadderError
 from .project import check_health, git, is_git_repo, load_project, uncommitted
-from .render import Outcome, climb, newer_version, preflight, update
+from .render import Outcome, climb, climb_data, newer_version, preflight, update
 
 
 def status_report(path: Path, catalogue: Catalogue) -> dict:
@@ -116,7 +116,7 @@ def _on_branch(path: Path, branch: str, apply: Callable[[], Outcome], message: s
 
 
 def _change_one(
-    path: Path, kind: str, catalogue: Catalogue, to: int | None, answers: dict
+    path: Path, kind: str, catalogue: Catalogue, to: int | None, answers: tuple[dict, dict]
 ) -> Change:
     try:
         project = load_project(path)
@@ -130,7 +130,7 @@ def _change_one(
             return _on_branch(
                 path,
                 f"mlops-ladder/level-{target}",
-                lambda: climb(project, target, answers),
+                lambda: climb(project, target, climb_data(project, *answers)),
                 f"Climb to MLOps level {target} with mlops-ladder",
             )
         newest = newer_version(project.template, project.template_version)
@@ -155,13 +155,13 @@ def fleet_change(
     *,
     jobs: int,
     to: int | None = None,
-    answers: dict | None = None,
+    answers: tuple[dict, dict] = ({}, {}),
 ) -> list[dict]:
     """Climb or update every project on its own branch, `jobs` at a time.
 
     Each project gets a process of its own: copier changes the working folder
     of the process it runs in, so two renders cannot share one.
     """
-    change = partial(_change_one, kind=kind, catalogue=catalogue, to=to, answers=answers or {})
+    change = partial(_change_one, kind=kind, catalogue=catalogue, to=to, answers=answers)
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
         return [asdict(result) for result in pool.map(change, paths)]

@@ -18,8 +18,8 @@ def git(path: Path, *args: str, check: bool = True) -> str:
         ["git", "-C", str(path), *args], capture_output=True, text=True, check=False
     )
     if check and result.returncode != 0:
-        lines = result.stderr.strip().splitlines() or ["no message"]
-        reason = next((line for line in reversed(lines) if line.startswith("fatal:")), lines[-1])
+        lines = [line for line in result.stderr.splitlines() if line.strip()] or ["no message"]
+        reason = next((line for line in lines if line.startswith(("fatal:", "error:"))), lines[0])
         raise LadderError(f"git {' '.join(args)} failed in {path}: {reason}")
     return result.stdout
 

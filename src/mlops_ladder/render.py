@@ -144,6 +144,18 @@ def _outcome(path: Path) -> Outcome:
     return Outcome(added, changed, deleted, sorted(set(conflicts)))
 
 
+def climb_data(project: Project, from_file: dict, given: dict) -> dict:
+    """The answers a climb passes to copier.
+
+    A data file (perhaps another project's answers file) only answers questions
+    this project has not answered yet, such as the new level's; -d answers change
+    what they name. The level comes from the climb's target, never from either.
+    """
+    new = {key: value for key, value in from_file.items() if key not in project.answers}
+    new.pop("mlops_level", None)
+    return new | given
+
+
 def climb(project: Project, target: int, answers: dict | None = None) -> Outcome:
     """Run copier update with a higher mlops_level at the project's template version.
 
@@ -210,7 +222,7 @@ def update(
             quiet=True,
             unsafe=False,
         )
-    except (ValueError, CopierError, LadderError) as error:
+    except Exception as error:  # a template or git error too: never leave a half update
         # The tree was clean before: put it back exactly as it was.
         git(project.path, "reset", "--quiet", "--hard", start)
         git(project.path, "clean", "--quiet", "-d", "--force")
