@@ -62,6 +62,12 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
     )
 
 
+def assert_refused(result: subprocess.CompletedProcess[str], message: str) -> None:
+    """The CLI refused: exit 2 and one line on stderr that carries `message`."""
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+
+
 @pytest.fixture(scope="session")
 def template_repo(isolated_environment: None) -> tuple[str, str]:
     """The embedded template as the CLI sees it: a git repository with a version tag."""

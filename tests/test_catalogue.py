@@ -3,8 +3,8 @@
 import re
 
 import pytest
-import yaml
 
+from mlops_ladder import schema
 from mlops_ladder.catalogue import load_catalogue, markdown_table
 
 from .conftest import ROOT
@@ -13,12 +13,7 @@ CATALOGUE = load_catalogue()
 
 
 def copier_documents() -> list[dict]:
-    class Loader(yaml.SafeLoader):
-        pass
-
-    Loader.add_constructor("!include", lambda loader, node: {})
-    text = (ROOT / "copier.yml").read_text()
-    return [doc for doc in yaml.load_all(text, Loader=Loader) if isinstance(doc, dict)]
+    return schema.copier_documents(ROOT)
 
 
 def test_every_level_is_described_in_order() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import ANSWERS, CLI, commit_all, git, run_cli, snapshot
+from .conftest import ANSWERS, CLI, assert_refused, commit_all, git, run_cli, snapshot
 
 
 def new_project(tmp_path: Path, *args: str) -> Path:
@@ -276,9 +276,7 @@ def test_climb_refuses_bad_answers_and_changes_nothing(
 ) -> None:
     project = new_project(tmp_path, "--level", "1")
     before = snapshot(project)
-    result = run_cli("climb", *args, cwd=project)
-    assert result.returncode == 2 and message in result.stderr
-    assert result.stderr.count("\n") == 1
+    assert_refused(run_cli("climb", *args, cwd=project), message)
     assert snapshot(project) == before
 
 

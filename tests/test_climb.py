@@ -22,6 +22,12 @@ OUR_DEPENDENCY = '    "requests>=2.32",\n'
 DEPENDENCY_ANCHOR = "    # mlops-ladder keeps the lines above; add your own dependencies below.\n"
 
 
+def copier_update(project: Path, answer: str) -> subprocess.CompletedProcess[str]:
+    """Plain `copier update` at the project's template version, as a user types it."""
+    command = [*COPIER, "update", "--defaults", "-d", answer, "--vcs-ref=:current:"]
+    return subprocess.run(command, cwd=project, capture_output=True, text=True)
+
+
 def climb(project: Path, level: int) -> None:
     run_update(
         project,
@@ -171,32 +177,17 @@ def test_climb_with_copier_cli_and_no_trust(template_repo, tmp_path: Path) -> No
     assert copy.returncode == 0, copy.stderr
     commit_all(project, "level 0")
 
-    same = subprocess.run(
-        [*COPIER, "update", "--defaults", "-d", "mlops_level=0", "--vcs-ref=:current:"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-    )
+    same = copier_update(project, "mlops_level=0")
     assert same.returncode == 0, same.stderr
     assert git(project, "status", "--porcelain") == ""
 
-    up = subprocess.run(
-        [*COPIER, "update", "--defaults", "-d", "mlops_level=1", "--vcs-ref=:current:"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-    )
+    up = copier_update(project, "mlops_level=1")
     assert up.returncode == 0, up.stderr
     assert (project / "src" / "demo" / "score.py").is_file()
     assert "mlops_level: 1" in (project / ".copier-answers.yml").read_text()
 
     commit_all(project, "level 1")
-    up = subprocess.run(
-        [*COPIER, "update", "--defaults", "-d", "mlops_level=2", "--vcs-ref=:current:"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-    )
+    up = copier_update(project, "mlops_level=2")
     assert up.returncode == 0, up.stderr
     assert (project / "dvc.yaml").is_file() and (project / "src/demo/pipeline.py").is_file()
     assert "mlops_level: 2" in (project / ".copier-answers.yml").read_text()
@@ -228,12 +219,7 @@ def test_plain_copier_downgrade_is_refused_with_the_message(
     project = generate(tmp_path / "project", level)
     commit_all(project, f"level {level}")
     before = snapshot(project)
-    result = subprocess.run(
-        [*COPIER, "update", "--defaults", "-d", f"mlops_level={lower}", "--vcs-ref=:current:"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-    )
+    result = copier_update(project, f"mlops_level={lower}")
     assert result.returncode != 0
     assert "levels only go up" in result.stderr
     assert snapshot(project) == before

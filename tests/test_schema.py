@@ -11,7 +11,7 @@ from mlops_ladder.catalogue import load_catalogue
 from mlops_ladder.errors import LadderError
 from mlops_ladder.schema import answers_schema, check_answers, questions, schema_json
 
-from .conftest import ANSWERS, ROOT, run_cli, snapshot
+from .conftest import ANSWERS, ROOT, assert_refused, run_cli, snapshot
 from .test_cli import new_project
 
 SCHEMA = answers_schema()
@@ -78,8 +78,7 @@ def test_new_refuses_a_data_file_with_an_unknown_key(tmp_path: Path) -> None:
     data = tmp_path / "answers.yml"
     data.write_text(yaml.safe_dump(ANSWERS | {"mlops_levle": 1}))
     result = run_cli("new", "project", "--data-file", str(data), cwd=tmp_path)
-    assert result.returncode == 2 and result.stderr.count("\n") == 1
-    assert f"data file {data}: unknown question 'mlops_levle'" in result.stderr
+    assert_refused(result, f"data file {data}: unknown question 'mlops_levle'")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.yml"]
 
 

@@ -51,13 +51,19 @@ def check_level(level: object, catalogue: Catalogue) -> int:
     return level
 
 
+def checked_answers(args: argparse.Namespace) -> tuple[dict, dict]:
+    """The --data-file and the -d answers, each checked against the answers schema."""
+    from_file = read_data_file(args.data_file) if args.data_file else {}
+    check_answers(from_file, source=f"data file {args.data_file}")
+    given = parse_pairs(args.data)
+    check_answers(given, source="-d", typed=False)
+    return from_file, given
+
+
 def read_answers(args: argparse.Namespace) -> dict:
-    """--data-file then -d answers, each checked against the answers schema first."""
-    answers = read_data_file(args.data_file) if args.data_file else {}
-    check_answers(answers, source=f"data file {args.data_file}")
-    pairs = parse_pairs(args.data)
-    check_answers(pairs, source="-d", typed=False)
-    return answers | pairs
+    """--data-file then -d answers; -d wins."""
+    from_file, given = checked_answers(args)
+    return from_file | given
 
 
 def cmd_new(args: argparse.Namespace, catalogue: Catalogue) -> int:
@@ -136,11 +142,7 @@ def climb_answers(args: argparse.Namespace) -> tuple[dict, dict]:
     """The --data-file and -d answers of a climb, checked; the level itself comes from --to."""
     if any(pair.partition("=")[0].strip() == "mlops_level" for pair in args.data):
         raise LadderError("give the target level with --to N, not as an answer")
-    from_file = read_data_file(args.data_file) if args.data_file else {}
-    check_answers(from_file, source=f"data file {args.data_file}")
-    given = parse_pairs(args.data)
-    check_answers(given, source="-d", typed=False)
-    return from_file, given
+    return checked_answers(args)
 
 
 def cmd_climb(args: argparse.Namespace, catalogue: Catalogue) -> int:

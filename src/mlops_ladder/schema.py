@@ -19,7 +19,9 @@ SCHEMA_ID = "https://github.com/mlops-ladder/mlops-ladder/answers.schema.json"
 JSON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boolean"}
 
 
-def _copier_documents(root: Path) -> list[dict[str, Any]]:
+def copier_documents(root: Path) -> list[dict[str, Any]]:
+    """copier.yml's YAML documents, with `!include` resolved, settings first."""
+
     class Loader(yaml.SafeLoader):
         pass
 
@@ -34,7 +36,7 @@ def _copier_documents(root: Path) -> list[dict[str, Any]]:
 def questions(root: Path | None = None) -> dict[str, dict[str, Any]]:
     """The questions a user can answer, in order: settings and computed values left out."""
     merged: dict[str, Any] = {}
-    for document in _copier_documents(root or template_root()):
+    for document in copier_documents(root or template_root()):
         merged.update(document)
     return {
         name: spec
