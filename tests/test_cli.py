@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mlops_ladder.catalogue import load_catalogue
+
 from .conftest import ANSWERS, CLI, assert_refused, commit_all, git, run_cli, snapshot
 
 
@@ -156,8 +158,9 @@ def test_climb_refuses_a_downgrade_and_an_unoffered_level(tmp_path: Path) -> Non
     project = new_project(tmp_path)
     down = run_cli("climb", "--to", "0", cwd=project)
     assert down.returncode == 2 and "levels only go up" in down.stderr
-    far = run_cli("climb", "--to", "4", cwd=project)
-    assert far.returncode == 2 and "level 4 is not offered by this template" in far.stderr
+    beyond = max(load_catalogue().offered) + 1
+    far = run_cli("climb", "--to", str(beyond), cwd=project)
+    assert far.returncode == 2 and f"level {beyond} is not offered by this template" in far.stderr
     assert git(project, "status", "--porcelain") == ""
 
 
@@ -172,17 +175,20 @@ def test_climb_refuses_a_folder_without_git(tmp_path: Path) -> None:
 
 
 def test_climb_at_the_top_offered_level_says_so(tmp_path: Path) -> None:
-    project = new_project(tmp_path, "--level", "2")
+    top = max(load_catalogue().offered)
+    project = new_project(tmp_path, "--level", str(top))
     result = run_cli("climb", cwd=project)
-    assert result.returncode == 2 and "level 3 is not offered" in result.stderr
+    assert result.returncode == 2 and f"level {top + 1} is not offered" in result.stderr
 
 
 def test_levels_lists_every_level() -> None:
     result = run_cli("levels")
     assert result.returncode == 0
-    assert "0 - Experimentation (no MLOps)" in result.stdout
-    assert "2 - Automated training\n" in result.stdout
-    assert "3 - Automated model deployment  (not offered yet)" in result.stdout
+    catalogue = load_catalogue()
+    for level in catalogue.levels:
+        mark = "" if level.number in catalogue.offered else "  (not offered yet)"
+        assert f"\n{level.label}{mark}\n" in "\n" + result.stdout
+    assert "    Drift detection\n" in result.stdout
 
 
 def test_new_inside_a_repository_joins_it_unless_ignored(tmp_path: Path) -> None:

@@ -186,11 +186,14 @@ def test_climb_with_copier_cli_and_no_trust(template_repo, tmp_path: Path) -> No
     assert (project / "src" / "demo" / "score.py").is_file()
     assert "mlops_level: 1" in (project / ".copier-answers.yml").read_text()
 
-    commit_all(project, "level 1")
-    up = copier_update(project, "mlops_level=2")
-    assert up.returncode == 0, up.stderr
+    for level in OFFERED_LEVELS[2:]:
+        commit_all(project, f"level {level - 1}")
+        up = copier_update(project, f"mlops_level={level}")
+        assert up.returncode == 0, up.stderr
+        assert f"mlops_level: {level}" in (project / ".copier-answers.yml").read_text()
     assert (project / "dvc.yaml").is_file() and (project / "src/demo/pipeline.py").is_file()
-    assert "mlops_level: 2" in (project / ".copier-answers.yml").read_text()
+    if 3 in OFFERED_LEVELS:
+        assert (project / "Dockerfile").is_file() and (project / "src/demo/service.py").is_file()
 
 
 def test_template_refuses_a_downgrade_and_changes_nothing(generate, tmp_path: Path) -> None:
@@ -255,11 +258,45 @@ OFFERED = load_catalogue().offered
 PAIRS = [(start, target) for start in OFFERED for target in OFFERED if start < target]
 
 
+OUR_STAGE = """  report:
+    cmd: uv run python -c "print('our own stage')"
+"""
+
+
+def edit_level2(project: Path) -> None:
+    """A level-2 team's edits: a tuned parameter, its own DVC stage, a training step."""
+    params = project / "params.yaml"
+    params.write_text(params.read_text().replace("  c: 1.0 #", "  c: 0.5 #"))
+    with (project / "dvc.yaml").open("a") as stages:
+        stages.write(OUR_STAGE)
+    with (project / ".github/workflows/train.yml").open("a") as workflow:
+        workflow.write(OUR_CI_STEP)
+
+
+OUR_DEPLOY_STEP = """      - name: Tell the team
+        run: echo "released"
+"""
+
+
+def edit_level3(project: Path) -> None:
+    """A level-3 team's edits: a bigger A/B share, more replicas, a release step."""
+    params = project / "params.yaml"
+    params.write_text(params.read_text().replace("weight: 0.1 #", "weight: 0.2 #"))
+    deployment = project / "deploy/k8s/base/deployment.yaml"
+    deployment.write_text(deployment.read_text().replace("replicas: 2", "replicas: 4"))
+    with (project / ".github/workflows/deploy.yml").open("a") as workflow:
+        workflow.write(OUR_DEPLOY_STEP)
+
+
 def edit_at_level(project: Path, level: int) -> None:
     """Every kind of edit a team at `level` makes, all outside template-owned blocks."""
     edit_like_a_user(project)
     if level >= 1:
         edit_level1_code(project)
+    if level >= 2:
+        edit_level2(project)
+    if level >= 3:
+        edit_level3(project)
 
 
 @pytest.mark.parametrize(("start", "target"), PAIRS, ids=[f"{n}-to-{m}" for n, m in PAIRS])

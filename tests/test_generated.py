@@ -1,10 +1,17 @@
-"""The generated projects' own commands work: install, lint, test, build, the notebook."""
+"""The generated projects' own commands work: install, lint, test, build, train, serve."""
 
+import contextlib
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -241,3 +248,201 @@ def test_climbed_level1_project_with_edits_trains(generate, tmp_path: Path) -> N
     assert "tests/test_ratio.py ." in output
     assert " failed" not in output
     assert "is the challenger" in make(project, "train").stdout
+
+
+@pytest.fixture(scope="module")
+def level3(rendered: dict[int, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return installed_copy(rendered[3], tmp_path_factory)
+
+
+def test_level3_lint_and_tests_pass(level3: Path) -> None:
+    assert "All checks passed!" in make(level3, "lint").stdout
+    output = make(level3, "test").stdout
+    assert " failed" not in output and " error" not in output
+    for name in ("test_service", "test_gate", "test_ab", "test_bundle", "test_live"):
+        assert f"tests/deployment/{name}.py" in output
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def http(url: str, body: dict | None = None, headers: dict | None = None) -> tuple[int, dict, dict]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers=headers or {})
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read())
+
+
+@contextlib.contextmanager
+def serving(project: Path) -> Iterator[str]:
+    """`make serve` on a free loopback port, stopped (with everything it started) afterwards."""
+    port = free_port()
+    process = subprocess.Popen(
+        ["make", "serve", f"PORT={port}"],
+        cwd=project,
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            assert process.poll() is None, "make serve stopped"
+            with contextlib.suppress(OSError):
+                if http(f"{url}/ready")[0] == 200:
+                    break
+            time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def demo_rows(project: Path, count: int) -> list[dict[str, float]]:
+    script = (
+        "import json; from demo_model.data import load_demo, split_features;"
+        f"print(json.dumps(split_features(load_demo().head({count}))[0].to_dict('records')))"
+    )
+    return json.loads(uv_run(project, "python", "-c", script).stdout)
+
+
+def test_level3_train_gate_serve_compare_and_record(level3: Path) -> None:
+    make(level3, "train")
+    assert "Gate passed: version 1 may be released." in make(level3, "validate").stdout
+    make(level3, "promote")
+    params = level3 / "params.yaml"
+    params.write_text(params.read_text().replace("  c: 1.0 #", "  c: 0.5 #"))
+    assert "version 2 is the challenger" in make(level3, "train").stdout
+    assert "Gate passed: version 2 may be released." in make(level3, "validate").stdout
+    rows = demo_rows(level3, 3)
+    with serving(level3) as url:
+        status, _, metadata = http(f"{url}/metadata")
+        assert status == 200
+        assert [(v["variant"], v["version"]) for v in metadata["variants"]] == [
+            ("champion", "1"),
+            ("challenger", "2"),
+        ]
+        answers = [
+            http(f"{url}/predict", {"rows": rows}, {"X-Variant-Key": f"user-{n}"})
+            for n in range(60)
+        ]
+        assert {status for status, _, _ in answers} == {200}
+        assert all(h["x-variant"] == body["variant"] for _, h, body in answers)
+        assert http(f"{url}/predict", {"rows": [rows[0] | {"extra": 1.0}]})[0] == 422
+        integration = subprocess.run(
+            ["make", "integration"],
+            cwd=level3,
+            env=ENV | {"SERVICE_URL": url},
+            capture_output=True,
+            text=True,
+        )
+        assert integration.returncode == 0, integration.stdout + integration.stderr
+    served = [body["variant"] for _, _, body in answers]
+    assert 0 < served.count("challenger") < 30  # about a tenth, with 60 sticky keys
+
+    report = make(level3, "ab-report").stdout
+    assert f"| challenger | 2 | {served.count('challenger')} |" in report
+    digest = "ghcr.io/team/demo-model@sha256:" + "0" * 64
+    make(level3, "release-record", f"IMAGE={digest}")
+    record = json.loads((level3 / "reports/release.json").read_text())
+    assert record["image"] == digest
+    assert record["git_commit"] == git(level3, "rev-parse", "HEAD").strip()
+    assert [m["version"] for m in record["models"]] == ["1", "2"]
+    assert record["gate"]["challenger"]["version"] == "2"
+    git(level3, "checkout", "--", "params.yaml")
+
+
+def test_level3_gate_stops_a_challenger_that_does_not_beat_the_champion(level3: Path) -> None:
+    params = level3 / "params.yaml"
+    params.write_text(params.read_text().replace("min_improvement: 0.0", "min_improvement: 0.5"))
+    try:
+        make(level3, "train")
+        result = subprocess.run(
+            ["make", "validate"], cwd=level3, env=ENV, capture_output=True, text=True
+        )
+    finally:
+        git(level3, "checkout", "--", "params.yaml")
+    assert result.returncode != 0
+    assert "does not beat the champion's" in result.stdout
+    assert json.loads((level3 / "reports/gate.json").read_text())["passed"] is False
+
+
+def test_climbed_level2_project_with_edits_serves(generate, tmp_path: Path) -> None:
+    from .test_climb import edit_at_level
+
+    project = generate(tmp_path / "climbed", 2)
+    commit_all(project, "level 2")
+    edit_at_level(project, 2)
+    commit_all(project, "our edits")
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("mlops-ladder")), "climb"],
+        cwd=project,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    commit_all(project, "level 3")
+    make(project, "install")
+    output = make(project, "test").stdout
+    assert "tests/test_ratio.py ." in output and " failed" not in output
+    make(project, "train")
+    make(project, "promote")
+    with serving(project) as url:
+        assert http(f"{url}/predict", {"rows": demo_rows(project, 2)})[0] == 200
+
+
+@pytest.fixture(scope="module")
+def level4(rendered: dict[int, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return installed_copy(rendered[4], tmp_path_factory)
+
+
+def test_level4_lint_and_tests_pass(level4: Path) -> None:
+    assert "All checks passed!" in make(level4, "lint").stdout
+    output = make(level4, "test").stdout
+    assert " failed" not in output and " error" not in output
+    for name in ("test_predictions", "test_metrics", "test_drift", "test_loop"):
+        assert f"tests/deployment/{name}.py" in output
+
+
+SHIFTED_TRAFFIC = """
+import json, pathlib
+from demo_model.data import load_demo, split_features
+features, target = split_features(load_demo())
+log = pathlib.Path("logs/predictions.jsonl")
+log.parent.mkdir(exist_ok=True)
+rows = (features * 1.5).to_dict("records")
+log.write_text("".join(json.dumps({"version": "1", "inputs": rows[i:i + 100]}) + "\\n"
+                       for i in range(0, len(rows), 100)))
+(features * 1.5).assign(target=target).to_csv("recent.csv", index=False)
+"""
+
+
+def test_level4_monitor_and_retrain_through_make(level4: Path) -> None:
+    make(level4, "train", "promote", "bundle")
+    uv_run(level4, "python", "-c", SHIFTED_TRAFFIC)
+    monitor = make(level4, "monitor").stdout
+    assert "Drift detected on 569 rows" in monitor
+    assert "Drift detected: retrain" in (level4 / "reports/drift.html").read_text()
+    waiting = make(level4, "retrain").stdout
+    assert "holds the data the champion was trained on" in waiting
+    (level4 / "recent.csv").rename(level4 / "data/raw/recent.csv")
+    try:
+        promoted = make(level4, "retrain").stdout
+    finally:
+        (level4 / "data/raw/recent.csv").unlink()
+    assert "Retrained and promoted version 2" in promoted
+    lineage = json.loads((level4 / "models/serving/champion/lineage.json").read_text())
+    assert lineage["version"] == "2"
+    assert json.loads((level4 / "reports/retrain.json").read_text())["action"] == "promoted"

@@ -59,10 +59,57 @@ LEVEL2 = LEVEL1 | {
     "tests/test_pipeline.py",
     "tests/test_registry.py",
 }
-EXPECTED_FILES = {0: LEVEL0, 1: LEVEL1, 2: LEVEL2}
-# The runtime and dev dependencies that level 2 brings, and no level below it has.
-LEVEL2_DEPENDENCIES = {"alembic", "mlflow-skinny", "pyyaml", "skops", "sqlalchemy"}
-LEVEL2_DEV_TOOLS = {"dvc"}
+LEVEL3 = LEVEL2 | {
+    ".dockerignore",
+    ".github/workflows/deploy.yml",
+    "Dockerfile",
+    "deploy/compose.yaml",
+    "deploy/k8s/base/deployment.yaml",
+    "deploy/k8s/base/kustomization.yaml",
+    "deploy/k8s/base/service.yaml",
+    "deploy/k8s/deploy.sh",
+    "deploy/k8s/overlays/production/kustomization.yaml",
+    "deploy/k8s/overlays/production/namespace.yaml",
+    "deploy/k8s/overlays/staging/kustomization.yaml",
+    "deploy/k8s/overlays/staging/namespace.yaml",
+    "deploy/mlflow/Dockerfile",
+    "src/demo_model/ab.py",
+    "src/demo_model/bundle.py",
+    "src/demo_model/gate.py",
+    "src/demo_model/release.py",
+    "src/demo_model/service.py",
+    "src/demo_model/settings.py",
+    "tests/deployment/conftest.py",
+    "tests/deployment/test_ab.py",
+    "tests/deployment/test_bundle.py",
+    "tests/deployment/test_gate.py",
+    "tests/deployment/test_live.py",
+    "tests/deployment/test_release.py",
+    "tests/deployment/test_service.py",
+}
+LEVEL4 = LEVEL3 | {
+    ".github/workflows/monitor.yml",
+    "RUNBOOK.md",
+    "deploy/monitoring/alerts.yml",
+    "deploy/monitoring/dashboard.json",
+    "deploy/monitoring/prometheus.yml",
+    "src/demo_model/drift.py",
+    "src/demo_model/drift_report.py",
+    "src/demo_model/loop.py",
+    "src/demo_model/metrics.py",
+    "src/demo_model/predictions.py",
+    "tests/deployment/test_drift.py",
+    "tests/deployment/test_loop.py",
+    "tests/deployment/test_metrics.py",
+    "tests/deployment/test_predictions.py",
+}
+EXPECTED_FILES = {0: LEVEL0, 1: LEVEL1, 2: LEVEL2, 3: LEVEL3, 4: LEVEL4}
+# The runtime and dev dependencies each level brings, and no level below it has.
+NEW_DEPENDENCIES = {
+    2: ({"alembic", "mlflow-skinny", "pyyaml", "skops", "sqlalchemy"}, {"dvc"}),
+    3: ({"fastapi", "uvicorn"}, {"httpx2"}),
+    4: ({"prometheus-client", "scipy"}, set()),
+}
 PULL_VERSIONED_DATA = (
     'if compgen -G "data/raw/*.dvc" > /dev/null; then uv run dvc pull data/raw/*.dvc; fi'
 )
@@ -152,7 +199,10 @@ def test_project_states_its_level_and_the_next(level: int, rendered: dict[int, P
     catalogue = load_catalogue()
     text = (rendered[level] / "MLOPS_LEVEL.md").read_text()
     assert text.startswith(f"# MLOps level {level}: {catalogue.level(level).name}\n")
-    assert f"## The next level: {level + 1}, {catalogue.level(level + 1).name}" in text
+    if level < catalogue.top:
+        assert f"## The next level: {level + 1}, {catalogue.level(level + 1).name}" in text
+    else:
+        assert "This is the top level of the ladder." in text
     for capability in catalogue.up_to(level):
         assert capability.title in text
 
@@ -184,12 +234,16 @@ def requirement_names(requirements: list[str]) -> set[str]:
 
 
 @pytest.mark.parametrize("level", OFFERED)
-def test_level2_dependencies_exist_only_from_level2(level: int, rendered: dict[int, Path]) -> None:
+@pytest.mark.parametrize("since", sorted(NEW_DEPENDENCIES))
+def test_dependencies_exist_only_from_their_level(
+    level: int, since: int, rendered: dict[int, Path]
+) -> None:
     pyproject = tomllib.loads((rendered[level] / "pyproject.toml").read_text())
     dependencies = requirement_names(pyproject["project"]["dependencies"])
     dev = requirement_names(pyproject["dependency-groups"]["dev"])
-    assert dependencies & LEVEL2_DEPENDENCIES == (LEVEL2_DEPENDENCIES if level >= 2 else set())
-    assert dev & LEVEL2_DEV_TOOLS == (LEVEL2_DEV_TOOLS if level >= 2 else set())
+    runtime, tools = NEW_DEPENDENCIES[since]
+    assert dependencies & runtime == (runtime if level >= since else set())
+    assert dev & tools == (tools if level >= since else set())
 
 
 def test_level2_has_train_and_promote_commands(rendered: dict[int, Path]) -> None:

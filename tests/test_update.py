@@ -19,7 +19,9 @@ OLD_VERSION_CHANGES = [
     ("template/README.md.jinja", "## Getting started", "## Start here"),
     ("template/Makefile.jinja", "%-14s", "%-12s"),
     ("template/{% if has_automation %}.pre-commit-config.yaml{% endif %}", "v5.0.0", "v4.6.0"),
-    ("template/{% if has_pipeline %}params.yaml{% endif %}", "# share of rows", "# rows"),
+    ("template/{% if has_pipeline %}params.yaml{% endif %}.jinja", "# share of rows", "# rows"),
+    ("template/{% if has_container %}Dockerfile{% endif %}.jinja", "Dependencies first", "Deps"),
+    ("template/{% if has_runbook %}RUNBOOK.md{% endif %}.jinja", "## Stop the loop", "## Stop"),
 ]
 ADDED_IN_NEW_VERSION = "template/{% if has_data_versioning %}.dvcignore{% endif %}"
 
