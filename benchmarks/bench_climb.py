@@ -97,7 +97,7 @@ def bench_fleet(work: Path, count: int, repeat: int, env: dict[str, str]) -> dic
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
-    parser.add_argument("--fleet", type=int, default=50, help="projects for fleet status")
+    parser.add_argument("--fleet", type=int, default=50, help="projects for fleet status (0: skip)")
     parser.add_argument("--levels", type=int, nargs="+", default=[0, 1])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -110,6 +110,8 @@ def main() -> None:
             cli, copier = bench_climb(work, level, args.repeat, env)
             overhead = cli / copier - 1
             print(f"| {level} -> {level + 1} | {cli:.3f} s | {copier:.3f} s | {overhead:+.1%} |")
+        if not args.fleet:
+            return
         fleet = bench_fleet(work, args.fleet, args.repeat, env)
         print(f"\n| fleet status over {args.fleet} projects | seconds |\n| --- | --- |")
         for name, seconds in fleet.items():
