@@ -278,12 +278,19 @@ OUR_DEPLOY_STEP = """      - name: Tell the team
 """
 
 
+def replace_in(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new, 1))
+
+
 def edit_level3(project: Path) -> None:
-    """A level-3 team's edits: a bigger A/B share, more replicas, a release step."""
-    params = project / "params.yaml"
-    params.write_text(params.read_text().replace("weight: 0.1 #", "weight: 0.2 #"))
-    deployment = project / "deploy/k8s/base/deployment.yaml"
-    deployment.write_text(deployment.read_text().replace("replicas: 2", "replicas: 4"))
+    """A level-3 team's edits: a bigger A/B share, more production pods and CPU, a release step."""
+    replace_in(project / "params.yaml", "weight: 0.1 #", "weight: 0.2 #")
+    replace_in(
+        project / "deploy/k8s/overlays/production/kustomization.yaml", "count: 3", "count: 6"
+    )
+    replace_in(project / "deploy/k8s/base/deployment.yaml", "cpu: 250m", "cpu: 500m")
     with (project / ".github/workflows/deploy.yml").open("a") as workflow:
         workflow.write(OUR_DEPLOY_STEP)
 

@@ -78,9 +78,31 @@ def test_deploy_workflow_holds_no_long_lived_credentials(level3: Path) -> None:
     for forbidden in ("aws-access-key-id", "aws-secret-access-key", "AWS_SECRET", "password:"):
         assert forbidden not in text
     assert "role-to-assume: ${{ vars.AWS_DEPLOY_ROLE_ARN }}" in text
-    for line in text.splitlines():
-        if line.strip().startswith("run:"):
-            assert "${{" not in line, line  # values reach scripts through env, never inline
+
+
+@pytest.mark.parametrize(
+    ("level", "name"), [(2, "train.yml"), (3, "deploy.yml"), (4, "monitor.yml")]
+)
+def test_values_reach_scripts_through_env_never_inline(
+    level: int, name: str, rendered: dict[int, Path]
+) -> None:
+    workflow = yaml.safe_load((rendered[level] / ".github/workflows" / name).read_text())
+    runs = [
+        step["run"] for job in workflow["jobs"].values() for step in job["steps"] if "run" in step
+    ]
+    assert runs and not [run for run in runs if "${{" in run]
+
+
+def test_an_ab_test_run_skips_only_the_promotion(level3: Path) -> None:
+    workflow = yaml.safe_load((level3 / ".github/workflows/deploy.yml").read_text())
+    assert workflow[True]["workflow_dispatch"]["inputs"]["ab_test"]["type"] == "boolean"
+    steps = workflow["jobs"]["release"]["steps"]
+    conditional = [step for step in steps if "if" in step and "always" not in step["if"]]
+    conditional = [step for step in conditional if "failure()" not in step["if"]]
+    assert [step["run"] for step in conditional] == [
+        'make promote VERSION="$(jq --raw-output .challenger.version reports/gate.json)"'
+    ]
+    assert conditional[0]["if"] == "${{ !inputs.ab_test }}"
 
 
 def dockerfile_stages(text: str) -> list[list[str]]:
