@@ -17,30 +17,19 @@ overhead, and the size of both environments.
 import argparse
 import http.client
 import json
-import os
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-BIN = Path(sys.executable).parent
-ENV = {
-    k: v
-    for k, v in os.environ.items()
-    if k not in {"PYTHONDONTWRITEBYTECODE", "MLFLOW_TRACKING_URI"}
-} | {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+from generated import BIN, ENV, run, size_mb
+
 ROWS = (
     "from bench_project.data import load_demo, split_features; import json;"
     "print(json.dumps(split_features(load_demo().head(100))[0].to_dict('records')))"
 )
-
-
-def run(command: list[str], cwd: Path) -> str:
-    done = subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True, check=True)
-    return done.stdout
 
 
 def prepare(level: int, dest: Path) -> Path:
@@ -89,11 +78,6 @@ def hammer(port: int, body: bytes, requests: int) -> list[float]:
         seconds.append(time.perf_counter() - started)
     connection.close()
     return seconds
-
-
-def size_mb(path: Path) -> float:
-    total = sum(p.lstat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
-    return total / 1e6
 
 
 def main() -> None:

@@ -17,22 +17,13 @@ installs both with `uv sync` (from uv's cache after the first time), then:
 
 import argparse
 import json
-import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-BIN = Path(sys.executable).parent
-# Bytecode caching on, as on a user's machine; no tracking server from the shell.
-ENV = {
-    k: v
-    for k, v in os.environ.items()
-    if k not in {"PYTHONDONTWRITEBYTECODE", "MLFLOW_TRACKING_URI"}
-} | {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+from generated import BIN, run, size_mb
 
 # Runs inside the level-2 project's interpreter: one pipeline run, phase by phase.
 PHASES = """
@@ -62,11 +53,6 @@ print(json.dumps({
 """
 
 
-def run(command: list[str], cwd: Path) -> str:
-    done = subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True, check=True)
-    return done.stdout
-
-
 def timed(command: list[str], cwd: Path) -> float:
     start = time.perf_counter()
     run(command, cwd)
@@ -89,11 +75,6 @@ def generate(level: int, dest: Path) -> Path:
     )
     run(["uv", "sync", "--quiet"], dest)
     return dest
-
-
-def size_mb(path: Path) -> float:
-    total = sum(p.lstat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
-    return total / 1e6
 
 
 def make_csv(project: Path, rows: int) -> None:

@@ -1,6 +1,7 @@
 """The generated projects' own commands work: install, lint, test, build, train, serve."""
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -11,7 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -226,12 +227,11 @@ def test_level2_dvc_versions_data_to_the_local_remote(level2: Path) -> None:
     (level2 / "data/raw/mine.csv.dvc").unlink()
 
 
-def test_climbed_level1_project_with_edits_trains(generate, tmp_path: Path) -> None:
-    from .test_climb import edit_level1_like_a_user
-
-    project = generate(tmp_path / "climbed", 1)
-    commit_all(project, "level 1")
-    edit_level1_like_a_user(project)
+def climbed_and_installed(generate, folder: Path, level: int, edit: Callable[[Path], None]) -> Path:
+    """A project at `level` with a team's edits, climbed by `mlops-ladder climb`, installed."""
+    project = generate(folder, level)
+    commit_all(project, f"level {level}")
+    edit(project)
     commit_all(project, "our edits")
     result = subprocess.run(
         [str(Path(sys.executable).with_name("mlops-ladder")), "climb"],
@@ -242,8 +242,15 @@ def test_climbed_level1_project_with_edits_trains(generate, tmp_path: Path) -> N
         stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    commit_all(project, "level 2")
+    commit_all(project, f"level {level + 1}")
     make(project, "install")
+    return project
+
+
+def test_climbed_level1_project_with_edits_trains(generate, tmp_path: Path) -> None:
+    from .test_climb import edit_level1_like_a_user
+
+    project = climbed_and_installed(generate, tmp_path / "climbed", 1, edit_level1_like_a_user)
     output = make(project, "test").stdout
     assert "tests/test_ratio.py ." in output
     assert " failed" not in output
@@ -380,21 +387,8 @@ def test_level3_gate_stops_a_challenger_that_does_not_beat_the_champion(level3: 
 def test_climbed_level2_project_with_edits_serves(generate, tmp_path: Path) -> None:
     from .test_climb import edit_at_level
 
-    project = generate(tmp_path / "climbed", 2)
-    commit_all(project, "level 2")
-    edit_at_level(project, 2)
-    commit_all(project, "our edits")
-    result = subprocess.run(
-        [str(Path(sys.executable).with_name("mlops-ladder")), "climb"],
-        cwd=project,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    commit_all(project, "level 3")
-    make(project, "install")
+    edit = functools.partial(edit_at_level, level=2)
+    project = climbed_and_installed(generate, tmp_path / "climbed", 2, edit)
     output = make(project, "test").stdout
     assert "tests/test_ratio.py ." in output and " failed" not in output
     make(project, "train")
