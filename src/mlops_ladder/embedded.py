@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import __version__
 
-TEMPLATE_ITEMS = ("copier.yml", "levels.yml", "template")
+TEMPLATE_ITEMS = ("copier.yml", "levels.yml", "includes", "template")
 _GIT_IDENTITY = ["-c", "user.name=mlops-ladder", "-c", "user.email=mlops-ladder@localhost"]
 
 
