@@ -85,3 +85,41 @@ def test_cli_refuses_bad_input_in_one_line(args: list[str], message: str, tmp_pa
     assert result.stderr.count("\n") == 1 and message in result.stderr
     assert result.stderr.startswith("mlops-ladder: error: ")
     assert list(tmp_path.iterdir()) == []
+
+
+LONG = "Churn-Model " * 20
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {"project_name": ""},
+        {"project_name": LONG},
+        {"project_name": "Churn\u202eModel"},
+        {"project_name": "予測モデル 😀"},
+        {"package_name": LONG},
+        {"package_name": "churn\nmodel"},
+        {"package_name": "x" * 33},
+        {"package_name": "nonlocal"},
+        {"package_name": "prometheus_client"},
+        {"description": "two\nlines"},
+        {"description": LONG},
+        {"description": "bell\x07"},
+        {"author_name": " "},
+        {"author_name": LONG},
+        {"author_name": "Bob\u2066"},
+        {"author_email": LONG},
+        {"author_email": "bob@example.com\n"},
+        {"author_email": '"bob"@example.com'},
+        {"copyright_year": "26"},
+        LEVEL2_S3 | {"dvc_remote_url": "s3:/x"},
+    ],
+)
+def test_validator_messages_fit_80_columns(answers: dict, template_repo, tmp_path: Path) -> None:
+    """One line; at most 80 characters, or the part before its first colon is."""
+    src, tag = template_repo
+    with pytest.raises(ValueError, match=r"^Validation error for question") as error:
+        run_copy(src, tmp_path / "p", data=ANSWERS | answers, defaults=True, vcs_ref=tag)
+    message = str(error.value).split("': ", 1)[1]
+    assert "\n" not in message
+    assert len(message) <= 80 or len(message.split(": ")[0]) <= 80, message
