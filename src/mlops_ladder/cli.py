@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import signal
 import subprocess
 import sys
 import warnings
@@ -11,11 +12,12 @@ import yaml
 
 from . import __version__
 from .catalogue import Catalogue, load_catalogue, markdown_table
-from .errors import LadderError
+from .errors import Cancelled, LadderError
 from .fleet import fleet_change, fleet_status, read_paths, status_report
 from .project import load_project
 from .render import Outcome, climb, climb_data, dry_run, new_project, preflight, update
 from .schema import check_answers, schema_json
+from .transaction import abort, resume
 
 
 def parse_pairs(pairs: list[str]) -> dict:
@@ -98,6 +100,9 @@ def print_status(report: dict) -> None:
     newer = report["newer_version"]
     print(f"Newer:     {newer or 'none, up to date'}")
     checked = report["checked"]
+    if report["unfinished"]:
+        print(f"Doctor:    {report['unfinished']}")
+        return
     if report["healthy"]:
         print(
             f"Doctor:    ok, {checked['files']} files and {checked['make_targets']} make "
@@ -145,7 +150,20 @@ def climb_answers(args: argparse.Namespace) -> tuple[dict, dict]:
     return checked_answers(args)
 
 
+def finish_or_undo(args: argparse.Namespace) -> int | None:
+    """`--continue` or `--abort` of an interrupted climb or update; None when neither is given."""
+    if args.resume:
+        print(f"Finished the interrupted {resume(args.path.resolve())}. Review `git status`.")
+        return 0
+    if args.abort:
+        print(f"Undid the interrupted {abort(args.path.resolve())}: the project is as it was.")
+        return 0
+    return None
+
+
 def cmd_climb(args: argparse.Namespace, catalogue: Catalogue) -> int:
+    if (done := finish_or_undo(args)) is not None:
+        return done
     project = load_project(args.path)
     answers = climb_data(project, *climb_answers(args))
     preflight(project)
@@ -197,6 +215,8 @@ def report_outcome(outcome: Outcome) -> bool:
 
 
 def cmd_update(args: argparse.Namespace, catalogue: Catalogue) -> int:
+    if (done := finish_or_undo(args)) is not None:
+        return done
     project = load_project(args.path)
     version, outcome = update(project, args.vcs_ref, args.template)
     print(
@@ -300,6 +320,23 @@ def add_answer_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_recovery_options(parser: argparse.ArgumentParser, command: str) -> None:
+    recovery = parser.add_mutually_exclusive_group()
+    recovery.add_argument(
+        "--continue",
+        dest="resume",
+        action="store_true",
+        help=f"finish a {command} that was killed while it wrote the project",
+    )
+    recovery.add_argument(
+        "--abort", action="store_true", help=f"undo a {command} that was killed while it wrote"
+    )
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlops-ladder",
@@ -328,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--to", type=int, help="target level (default: the next one)")
     up.add_argument("--dry-run", action="store_true", help="list what would change, change nothing")
     add_answer_options(up)
+    add_recovery_options(up, "climb")
     up.set_defaults(handler=cmd_climb)
 
     upd = commands.add_parser(
@@ -338,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     upd.add_argument(
         "--template", help="record this source (a git URL or path) for the template from now on"
     )
+    add_recovery_options(upd, "update")
     upd.set_defaults(handler=cmd_update)
 
     fleet = commands.add_parser("fleet", help="status, climb or update many projects at once")
@@ -374,6 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.filterwarnings("ignore", message="File not found; returning empty dict")
+    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM cancels cleanly, like Ctrl-C
     try:
         return args.handler(args, load_catalogue())
     except LadderError as error:
@@ -391,6 +431,9 @@ def main(argv: list[str] | None = None) -> int:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"mlops-ladder: error: {message}", file=sys.stderr)
         return 2
+    except Cancelled as cancelled:
+        print(f"mlops-ladder: {cancelled}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
-        print("mlops-ladder: interrupted; nothing more was written", file=sys.stderr)
+        print("mlops-ladder: cancelled: nothing was changed", file=sys.stderr)
         return 130

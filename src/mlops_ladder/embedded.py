@@ -18,6 +18,9 @@ from pathlib import Path
 from . import __version__
 
 TEMPLATE_ITEMS = ("copier.yml", "levels.yml", "includes", "template")
+# What a project made from the embedded template records as its source: the
+# same string on every machine, and a path plain copier expands (`~`) itself.
+EMBEDDED_SOURCE = "~/.cache/mlops-ladder/template"
 _GIT_IDENTITY = ["-c", "user.name=mlops-ladder", "-c", "user.email=mlops-ladder@localhost"]
 
 
@@ -37,6 +40,31 @@ def cache_home() -> Path:
         return Path(override)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "mlops-ladder"
+
+
+def is_embedded(source: str) -> bool:
+    """Whether `source` names the embedded template, on this machine or on the maker's."""
+    if source == EMBEDDED_SOURCE:
+        return True
+    path = Path(source).expanduser()
+    if path == cache_home() / "template":
+        return True
+    # Another machine's cache, recorded before EMBEDDED_SOURCE existed.
+    return not path.exists() and path.parts[-2:] == ("mlops-ladder", "template")
+
+
+def reachable_source(source: str) -> str:
+    """A source copier can read on this machine for what the project recorded."""
+    return str(ensure_template_repo()[0]) if is_embedded(source) else source
+
+
+def has_version(repo: Path, tag: str) -> bool:
+    result = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}"],
+        capture_output=True,
+        check=False,
+    )
+    return result.returncode == 0
 
 
 def _git(repo: Path, *args: str) -> str:

@@ -16,12 +16,14 @@ from .catalogue import Catalogue
 from .errors import LadderError
 from .project import check_health, git, is_git_repo, load_project, uncommitted
 from .render import Outcome, climb, climb_data, newer_version, preflight, update
+from .transaction import pending
 
 
 def status_report(path: Path, catalogue: Catalogue) -> dict:
     """Level, template version, newer version and the level doctor of one project."""
     project = load_project(path)
     health = check_health(project, catalogue)
+    journal = pending(project.path) if is_git_repo(project.path) else None
     return {
         "project": str(project.path),
         "level": project.level,
@@ -29,7 +31,8 @@ def status_report(path: Path, catalogue: Catalogue) -> dict:
         "template": project.template,
         "template_version": project.template_version,
         "newer_version": newer_version(project.template, project.template_version),
-        "healthy": health.ok,
+        "healthy": health.ok and journal is None,
+        "unfinished": journal.advice() if journal else None,
         "checked": {"files": health.checked_files, "make_targets": health.checked_targets},
         "missing": [
             {

@@ -29,9 +29,9 @@ def is_git_repo(path: Path) -> bool:
 
 
 def is_ignored(path: Path) -> bool:
-    """Whether the repository around `path` ignores it (as mlops-ladder's own demo/ is)."""
+    """Whether the repository around folder `path` ignores it (as mlops-ladder's demo/ is)."""
     result = subprocess.run(
-        ["git", "-C", str(path.parent), "check-ignore", "-q", path.name], check=False
+        ["git", "-C", str(path.parent), "check-ignore", "-q", f"{path.name}/"], check=False
     )
     return result.returncode == 0
 

@@ -1,9 +1,12 @@
 """Everything that runs copier: new projects, climbs, dry runs and version checks."""
 
+import io
 import os
 import re
+import shutil
 import subprocess
 import tempfile
+from contextlib import nullcontext, redirect_stderr
 from dataclasses import dataclass
 from filecmp import cmp
 from functools import cache
@@ -11,11 +14,18 @@ from pathlib import Path
 
 import yaml
 from copier import VcsRef, run_copy, run_update
-from copier.errors import CopierError
+from copier.errors import ConfigFileError, CopierAnswersInterrupt, CopierError
 from packaging.version import InvalidVersion, Version
 
-from .embedded import cache_home, ensure_template_repo
-from .errors import LadderError
+from .embedded import (
+    EMBEDDED_SOURCE,
+    cache_home,
+    ensure_template_repo,
+    has_version,
+    is_embedded,
+    reachable_source,
+)
+from .errors import Cancelled, LadderError
 from .project import (
     ANSWERS_FILE,
     Project,
@@ -25,11 +35,17 @@ from .project import (
     load_project,
     uncommitted,
 )
+from .transaction import refuse_if_pending, run_staged, scratch
 
 CONFLICT_MARKER = "<<<<<<< before updating"
 
 
 def _one_line(error: Exception) -> str:
+    if isinstance(error, ConfigFileError):
+        return (
+            "the template's copier.yml cannot be read at that version: "
+            "give another version with --vcs-ref, or fix the template"
+        )
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     text = " ".join(lines) or type(error).__name__
     required = re.fullmatch(r'Question "(\w+)" is required', text)
@@ -57,9 +73,9 @@ class Created:
     git_note: str
 
 
-def _initial_commit(dest: Path, ref: str) -> str:
+def _initial_commit(dest: Path, ref: str, inside_repo: bool) -> str:
     # Inside another repository that tracks it (a monorepo), the project belongs to that one.
-    if is_git_repo(dest) and not is_ignored(dest):
+    if inside_repo:
         return "The project sits inside an existing git repository: commit it there."
     git(dest, "init", "--quiet")
     git(dest, "add", "--all")
@@ -86,16 +102,34 @@ def new_project(
     vcs_ref: str | None,
     init_git: bool,
 ) -> Created:
+    """Render into a hidden sibling folder, then rename it to `dest`: all or nothing."""
     src, ref = resolve_source(template, vcs_ref)
+    staging = dest.with_name(f".{dest.name}.mlops-ladder-new")
+    shutil.rmtree(staging, ignore_errors=True)  # left by a killed `new`
+    inside_repo = is_git_repo(dest.parent) and not is_ignored(dest)
     try:
-        run_copy(src, dest, data=data, defaults=defaults, vcs_ref=ref, quiet=True, unsafe=False)
-    except (ValueError, CopierError) as error:
-        raise LadderError(_one_line(error)) from None
-    project = load_project(dest)
-    files = sum(1 for path in dest.rglob("*") if path.is_file() and ".git" not in path.parts)
-    note = "No git repository was created (--no-git)."
-    if init_git:
-        note = _initial_commit(dest, project.template_version)
+        try:
+            # copier prints its own report of some errors; ours is one line.
+            with redirect_stderr(io.StringIO()) if defaults else nullcontext():
+                run_copy(src, staging, data=data, defaults=defaults, vcs_ref=ref, quiet=True)
+        except CopierAnswersInterrupt:  # Ctrl-C at a prompt: not an error to print
+            raise Cancelled("cancelled: nothing was changed") from None
+        except (ValueError, CopierError) as error:
+            raise LadderError(_one_line(error)) from None
+        if template is None:
+            write_source(staging, EMBEDDED_SOURCE)
+        project = load_project(staging)
+        files = sum(1 for p in staging.rglob("*") if p.is_file() and ".git" not in p.parts)
+        note = "No git repository was created (--no-git)."
+        if init_git:
+            note = _initial_commit(staging, project.template_version, inside_repo)
+        if dest.exists():
+            dest.rmdir()  # an empty folder the user made for it
+        staging.rename(dest)
+    except KeyboardInterrupt:
+        raise Cancelled("cancelled: nothing was changed") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return Created(project.level, files, project.template_version, note)
 
 
@@ -106,6 +140,7 @@ def preflight(project: Project) -> None:
             f"{project.path} is not a git repository: "
             "run `git init && git add -A && git commit -m init` first"
         )
+    refuse_if_pending(project.path)
     dirty = uncommitted(project.path)
     if dirty:
         shown = ", ".join(dirty[:3]) + (", ..." if len(dirty) > 3 else "")
@@ -156,6 +191,73 @@ def climb_data(project: Project, from_file: dict, given: dict) -> dict:
     return new | given
 
 
+def _copier_update(project: Project, data: dict, vcs_ref: str | VcsRef) -> None:
+    try:
+        with redirect_stderr(io.StringIO()):  # copier prints its own report of some errors
+            run_update(
+                project.path,
+                data=data,
+                defaults=True,
+                overwrite=True,
+                vcs_ref=vcs_ref,
+                quiet=True,
+                unsafe=False,
+            )
+    except (ValueError, CopierError) as error:
+        raise LadderError(_one_line(error)) from None
+
+
+def _commit_in_staging(staged: Project, message: str) -> None:
+    git(
+        staged.path,
+        "-c",
+        "user.name=mlops-ladder",
+        "-c",
+        "user.email=mlops-ladder@localhost",
+        "-c",
+        "commit.gpgsign=false",
+        "commit",
+        "--quiet",
+        "--no-verify",
+        "--all",
+        "-m",
+        message,
+    )
+
+
+def _reachable(project: Project, source: str) -> str:
+    """`source` as copier can read it here, refused when it lacks the project's version."""
+    actual = reachable_source(source)
+    if is_embedded(source) and not has_version(Path(actual), project.template_version):
+        raise LadderError(
+            f"this machine's mlops-ladder has no template version {project.template_version}, "
+            "which the project was made from: install that mlops-ladder version or newer, "
+            "or give a git URL of the template with `mlops-ladder update --template URL`"
+        )
+    return actual
+
+
+def _staged_update(
+    project: Project, summary: str, command: str, data: dict, vcs_ref: str | VcsRef, record: str
+) -> Outcome:
+    """copier update in a staging copy that reads `record`'s reachable form, then applied."""
+    source = _reachable(project, project.template) if record == project.template else record
+
+    def prepare(staged: Project) -> None:
+        if source != staged.template:
+            write_source(staged.path, source)
+            _commit_in_staging(staged, "Point the answers at this machine's template")
+
+    def settle(staged: Project) -> None:
+        write_source(staged.path, EMBEDDED_SOURCE if is_embedded(record) else record)
+
+    def change(staged: Project) -> Outcome:
+        _copier_update(staged, data, vcs_ref)
+        return _outcome(staged.path)
+
+    return run_staged(project, summary, command, change, prepare, settle)
+
+
 def climb(project: Project, target: int, answers: dict | None = None) -> Outcome:
     """Run copier update with a higher mlops_level at the project's template version.
 
@@ -163,19 +265,14 @@ def climb(project: Project, target: int, answers: dict | None = None) -> Outcome
     every other question keeps its answer, and a new one takes its default.
     """
     preflight(project)
-    try:
-        run_update(
-            project.path,
-            data=(answers or {}) | {"mlops_level": target},
-            defaults=True,
-            overwrite=True,
-            vcs_ref=VcsRef.CURRENT,
-            quiet=True,
-            unsafe=False,
-        )
-    except (ValueError, CopierError) as error:
-        raise LadderError(_one_line(error)) from None
-    return _outcome(project.path)
+    return _staged_update(
+        project,
+        f"climb from level {project.level} to {target}",
+        "climb",
+        (answers or {}) | {"mlops_level": target},
+        VcsRef.CURRENT,
+        project.template,
+    )
 
 
 def update(
@@ -188,7 +285,8 @@ def update(
     update it from then on; the current version is then enough to update to.
     """
     preflight(project)
-    source = resolve_source(template, None)[0] if template else project.template
+    recorded = project.template
+    source = resolve_source(template, None)[0] if template else _reachable(project, recorded)
     tags = _remote_tags(source)
     if tags is None:
         raise LadderError(f"cannot list the versions of {source}: check the path or your network")
@@ -209,48 +307,37 @@ def update(
         raise LadderError(
             f"the project is already at the newest template version, {project.template_version}"
         )
-    start = git(project.path, "rev-parse", "HEAD").strip()
-    try:
-        if template:
-            _record_source(project, source)
-        run_update(
-            project.path,
-            data={"mlops_level": project.level},
-            defaults=True,
-            overwrite=True,
-            vcs_ref=target,
-            quiet=True,
-            unsafe=False,
-        )
-    except Exception as error:  # a template or git error too: never leave a half update
-        # The tree was clean before: put it back exactly as it was.
-        git(project.path, "reset", "--quiet", "--hard", start)
-        git(project.path, "clean", "--quiet", "-d", "--force")
-        raise LadderError(_one_line(error)) from None
-    return target, _outcome(project.path)
+    outcome = _staged_update(
+        project,
+        f"update to template {target}",
+        "update",
+        {"mlops_level": project.level},
+        target,
+        source if template else recorded,
+    )
+    return target, outcome
 
 
-def _record_source(project: Project, source: str) -> None:
-    """Write `source` as the answers file's _src_path and commit that one change."""
-    path = project.path / ANSWERS_FILE
+def write_source(path: Path, source: str) -> None:
+    """Write `source` as the answers file's _src_path."""
+    answers = path / ANSWERS_FILE
     line = yaml.safe_dump({"_src_path": source}, width=1000).strip()
-    text = re.sub(r"^_src_path:.*$", lambda _: line, path.read_text(encoding="utf-8"), flags=re.M)
-    path.write_text(text, encoding="utf-8")
-    git(project.path, "add", ANSWERS_FILE)
-    git(project.path, "commit", "--quiet", "-m", f"Record the template source {source}")
+    text = answers.read_text(encoding="utf-8")
+    answers.write_text(re.sub(r"^_src_path:.*$", lambda _: line, text, flags=re.M), "utf-8")
 
 
 def _render(src: str, ref: str, answers: dict, dest: Path) -> None:
-    run_copy(src, dest, data=answers, defaults=True, vcs_ref=ref, quiet=True, unsafe=False)
+    with redirect_stderr(io.StringIO()):
+        run_copy(src, dest, data=answers, defaults=True, vcs_ref=ref, quiet=True, unsafe=False)
 
 
 def dry_run(project: Project, target: int, extra: dict | None = None) -> dict[str, list[str]]:
     """The files a climb would add, change and delete, from two fresh renders."""
     preflight(project)
     answers = project.user_answers()
-    with tempfile.TemporaryDirectory() as tmp:
+    src, ref = _reachable(project, project.template), project.template_version
+    with scratch(project), tempfile.TemporaryDirectory() as tmp:
         before, after = Path(tmp, "before"), Path(tmp, "after")
-        src, ref = project.template, project.template_version
         try:
             _render(src, ref, answers, before)
             _render(src, ref, answers | (extra or {}) | {"mlops_level": target}, after)
@@ -297,8 +384,9 @@ def _remote_tags(src: str) -> tuple[str, ...] | None:
 
 def newer_version(src: str, current: str) -> str | None:
     """The newest tag of `src` above `current`, None when up to date, "unknown" when unreachable."""
-    if Path(src) == cache_home() / "template":
+    if is_embedded(src):
         _sync_embedded_template()  # brings in the version of the installed package
+        src = str(cache_home() / "template")
     tags = _remote_tags(src)
     if tags is None:
         return "unknown"
