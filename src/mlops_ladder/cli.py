@@ -239,6 +239,8 @@ def cmd_schema(args: argparse.Namespace, catalogue: Catalogue) -> int:
 def _doctor_cell(row: dict) -> str:
     if row.get("error"):
         return f"error: {row['error']}"
+    if row.get("unfinished"):
+        return row["unfinished"]
     if row["healthy"]:
         return "ok"
     return "missing " + ", ".join(item["name"] for item in row["missing"])

@@ -106,12 +106,14 @@ def _on_branch(path: Path, branch: str, apply: Callable[[], Outcome], message: s
             return Change(str(path), "conflicts", branch, detail)
         git(path, "add", "--all")
         git(path, "commit", "--quiet", "-m", message)
-    except Exception as error:
+    except BaseException as error:  # Ctrl-C too: never leave a project on a half-made branch
         # The tree was clean on `start`: go back to it exactly and drop the branch.
         git(path, "reset", "--quiet", "--hard", check=False)
         git(path, "clean", "--quiet", "-d", "--force", check=False)
         git(path, "switch", "--quiet", start, check=False)
         git(path, "branch", "--quiet", "-D", branch, check=False)
+        if not isinstance(error, Exception):
+            raise
         return Change(str(path), "refused", None, _one_line(error))
     git(path, "switch", "--quiet", start)
     touched = len(outcome.added) + len(outcome.changed) + len(outcome.deleted)
