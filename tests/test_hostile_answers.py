@@ -105,7 +105,7 @@ def free_text(draw: st.DrawFn, max_pieces: int = 5) -> str:
             max_size=max_pieces,
         )
     )
-    if draw(st.integers(0, 15)) == 0:
+    if draw(st.integers(0, 23)) == 23:
         pieces.insert(draw(st.integers(0, len(pieces))), draw(st.sampled_from(REFUSED)))
     return "".join(pieces)
 
@@ -115,11 +115,11 @@ def answer_sets(draw: st.DrawFn) -> dict:
     """Mostly answers a validator accepts; now and then one it must refuse."""
     answers = {
         "mlops_level": draw(st.sampled_from(OFFERED)),
-        "project_name": draw(free_text(max_pieces=3)),
+        "project_name": draw(st.sampled_from(["Churn ", "Zoë ", ""])) + draw(free_text(3)),
         "description": draw(free_text()),
-        "author_name": draw(free_text(max_pieces=3)),
+        "author_name": draw(free_text(3)),
     }
-    hostile_email, hostile_package = draw(st.integers(0, 7)) == 0, draw(st.integers(0, 7)) == 0
+    hostile_email, hostile_package = draw(st.integers(0, 7)) == 7, draw(st.integers(0, 7)) == 7
     email = free_text() if hostile_email else st.sampled_from(EMAILS)
     answers["author_email"] = draw(email)
     if hostile_package:
