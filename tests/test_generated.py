@@ -108,13 +108,13 @@ def test_level1_scoring_command_scores_rows(level1: Path) -> None:
 
 def test_level0_notebook_runs_top_to_bottom_and_saves_a_model(level0: Path) -> None:
     make(level0, "run-notebook")
-    assert (level0 / "models" / "model.joblib").stat().st_size > 1000
+    assert (level0 / "models" / "model.skops").stat().st_size > 1000
     import nbformat
 
     notebook = nbformat.read(level0 / "notebooks" / "01-baseline.ipynb", as_version=4)
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
-    assert any("Saved models/model.joblib" in o.get("text", "") for o in outputs)
+    assert any("Saved models/model.skops" in o.get("text", "") for o in outputs)
 
 
 def test_level0_notebook_takes_the_users_csv(level0: Path) -> None:

@@ -106,7 +106,8 @@ LEVEL4 = LEVEL3 | {
 EXPECTED_FILES = {0: LEVEL0, 1: LEVEL1, 2: LEVEL2, 3: LEVEL3, 4: LEVEL4}
 # The runtime and dev dependencies each level brings, and no level below it has.
 NEW_DEPENDENCIES = {
-    2: ({"alembic", "mlflow-skinny", "pyyaml", "skops", "sqlalchemy"}, {"dvc"}),
+    0: ({"pandas", "scikit-learn", "skops"}, set()),
+    2: ({"alembic", "mlflow-skinny", "pyyaml", "sqlalchemy"}, {"dvc"}),
     3: ({"fastapi", "uvicorn"}, {"httpx2"}),
     4: ({"prometheus-client", "scipy"}, set()),
 }

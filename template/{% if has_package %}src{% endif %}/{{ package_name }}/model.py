@@ -1,9 +1,12 @@
 """Build, fit, evaluate, save and load the model."""
 
+import io
+import json
+import zipfile
 from pathlib import Path
 
-import joblib
 import pandas as pd
+import skops.io
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.model_selection import train_test_split
@@ -12,8 +15,32 @@ from sklearn.pipeline import Pipeline
 from .data import TARGET, split_features
 from .features import build_preprocessor
 
-MODEL_PATH = Path("models/model.joblib")
+MODEL_PATH = Path("models/model.skops")
 SEED = 42
+# Every type a saved model may hold. Loading refuses a file that names any other,
+# so a model file cannot run code (a pickle or joblib file can). When you change
+# the model, add the types the error names, once you have read their code.
+TRUSTED_TYPES = (
+    "sklearn.pipeline.Pipeline",
+    "sklearn.compose._column_transformer.ColumnTransformer",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "numpy.ndarray",
+    "numpy.float64",
+    "numpy.int64",
+    "builtins.dict",
+    "builtins.list",
+    "builtins.tuple",
+    "builtins.slice",
+    "builtins.str",
+    "builtins.int",
+    "builtins.float",
+    "builtins.bool",
+)
+
+
+class UntrustedModelError(ValueError):
+    """A model file that is not a skops file, or names a type outside TRUSTED_TYPES."""
 
 
 def build_model(features: pd.DataFrame, *, c: float = 1.0, seed: int = SEED) -> Pipeline:
@@ -45,15 +72,55 @@ def evaluate(model: Pipeline, frame: pd.DataFrame) -> dict[str, float]:
 
 
 def save_model(model: Pipeline, path: Path = MODEL_PATH) -> Path:
+    """Save `model` with skops, after checking that it will load back."""
+    data = skops.io.dumps(model)
+    read_model(data, "the model")
     path.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(model, path)
+    path.write_bytes(data)
     return path
 
 
 def load_model(path: Path = MODEL_PATH) -> Pipeline:
-    """Load a model saved by this project. Loading runs code: only load files you made."""
+    """Load a model saved by `save_model`; nothing in the file can run code."""
     if not path.is_file():
         raise FileNotFoundError(
             f"no model at {path}: train one first (make train, or make run-notebook below level 2)"
         )
-    return joblib.load(path)
+    return read_model(path.read_bytes(), str(path))
+
+
+def read_model(data: bytes, source: str) -> Pipeline:
+    """The Pipeline in a skops file, built only after every type in it is found trusted."""
+    untrusted = sorted(types_in(data, source) - set(TRUSTED_TYPES))
+    if untrusted:
+        raise UntrustedModelError(
+            f"{source} holds types this project does not load: {', '.join(untrusted)} "
+            "(TRUSTED_TYPES in model.py lists the ones it does)"
+        )
+    try:
+        model = skops.io.loads(data, trusted=list(TRUSTED_TYPES))
+    except Exception as error:  # skops refuses, or the file is damaged
+        raise UntrustedModelError(f"{source} does not load: {error}") from error
+    if not isinstance(model, Pipeline):
+        raise UntrustedModelError(f"{source} holds a {type(model).__name__}, not a Pipeline")
+    return model
+
+
+def types_in(data: bytes, source: str) -> set[str]:
+    """Every type a skops file names, read from its schema: nothing is imported or run."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            schema = json.loads(archive.read("schema.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError, RecursionError) as error:
+        raise UntrustedModelError(f"{source} is not a skops model file") from error
+    found: set[str] = set()
+    pending: list[object] = [schema]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if "__module__" in node and "__class__" in node:
+                found.add(f"{node['__module__']}.{node['__class__']}")
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return found

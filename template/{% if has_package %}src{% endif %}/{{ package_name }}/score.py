@@ -8,7 +8,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from .data import SchemaError, snake_case, validate
-from .model import MODEL_PATH, load_model
+from .model import MODEL_PATH, UntrustedModelError, load_model
 
 
 def score(model: Pipeline, rows: pd.DataFrame) -> pd.DataFrame:
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model = load_model(args.model)
         predictions = score(model, pd.read_csv(args.input))
-    except (FileNotFoundError, SchemaError, pd.errors.ParserError) as error:
+    except (FileNotFoundError, SchemaError, UntrustedModelError, pd.errors.ParserError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     predictions.to_csv(args.output or sys.stdout, index=False)
