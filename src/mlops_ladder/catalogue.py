@@ -11,6 +11,15 @@ from pathlib import Path
 import yaml
 
 from .embedded import template_root
+from .errors import LadderError
+
+
+class Downgrade(LadderError):
+    """A climb to the project's own level or lower."""
+
+
+class NotOffered(LadderError):
+    """A level the template does not offer."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,29 @@ class Catalogue:
     def gained(self, current: int, target: int) -> list[Capability]:
         """The capabilities a climb from `current` to `target` adds."""
         return [cap for cap in self.capabilities if current < cap.level <= target]
+
+
+@dataclass(frozen=True)
+class ClimbPlan:
+    """Where a climb goes and what it adds; refusals are raised when it is made."""
+
+    current: int
+    target: int
+    gained: tuple[Capability, ...]
+
+
+def plan_climb(catalogue: Catalogue, current: int, to: int | None) -> ClimbPlan:
+    """The climb from `current` to `to` (the next level when None), or why there is none."""
+    target = current + 1 if to is None else to
+    if target <= current:
+        raise Downgrade(
+            f"the project is at level {current} and levels only go up: "
+            f"a downgrade would delete files; give --to {current + 1} or higher"
+        )
+    if target not in catalogue.offered:
+        offered = ", ".join(map(str, catalogue.offered))
+        raise NotOffered(f"level {target} is not offered by this template (offered: {offered})")
+    return ClimbPlan(current, target, tuple(catalogue.gained(current, target)))
 
 
 def levels_file() -> Path:

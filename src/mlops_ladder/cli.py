@@ -3,7 +3,6 @@
 import argparse
 import json
 import signal
-import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -11,12 +10,13 @@ from pathlib import Path
 import yaml
 
 from . import __version__
-from .catalogue import Catalogue, load_catalogue, markdown_table
-from .errors import Cancelled, LadderError
-from .fleet import fleet_change, fleet_status, read_paths, status_report
+from .catalogue import Catalogue, load_catalogue, markdown_table, plan_climb
+from .errors import LadderError, report
+from .fleet import fleet_change, fleet_status, read_paths
 from .project import load_project
 from .render import Outcome, climb, climb_data, dry_run, new_project, preflight, update
 from .schema import check_answers, schema_json
+from .status import Status, project_status
 from .transaction import abort, resume
 
 
@@ -93,27 +93,26 @@ def cmd_new(args: argparse.Namespace, catalogue: Catalogue) -> int:
     return 0
 
 
-def print_status(report: dict) -> None:
-    print(f"Project:   {report['project']}")
-    print(f"Level:     {report['level']} - {report['level_name']}")
-    print(f"Template:  {report['template']} @ {report['template_version']}")
-    newer = report["newer_version"]
+def print_status(status: Status) -> None:
+    print(f"Project:   {status.project}")
+    print(f"Level:     {status.level} - {status.level_name}")
+    print(f"Template:  {status.template} @ {status.template_version}")
+    newer = "unknown" if status.version_unknown else status.newer_version
     print(f"Newer:     {newer or 'none, up to date'}")
-    checked = report["checked"]
-    if report["unfinished"]:
-        print(f"Doctor:    {report['unfinished']}")
+    if status.unfinished:
+        print(f"Doctor:    {status.unfinished}")
         return
-    if report["healthy"]:
+    if status.healthy:
         print(
-            f"Doctor:    ok, {checked['files']} files and {checked['make_targets']} make "
+            f"Doctor:    ok, {status.checked_files} files and {status.checked_targets} make "
             "targets of this level are present"
         )
         return
-    print(f"Doctor:    {len(report['missing'])} problem(s):")
-    for item in report["missing"]:
+    print(f"Doctor:    {len(status.missing)} problem(s):")
+    for item in status.missing:
         print(
-            f"  - missing {item['kind']} {item['name']} "
-            f"(level {item['level']} capability '{item['capability']}')"
+            f"  - missing {item.kind} {item.name} "
+            f"(level {item.level} capability '{item.capability}')"
         )
     print(
         "  copier does not bring deleted files back: restore each from git "
@@ -122,25 +121,12 @@ def print_status(report: dict) -> None:
 
 
 def cmd_status(args: argparse.Namespace, catalogue: Catalogue) -> int:
-    report = status_report(args.path, catalogue)
+    status = project_status(args.path, catalogue)
     if args.json:
-        print(json.dumps(report, indent=2))
+        print(json.dumps(status.to_json(), indent=2))
     else:
-        print_status(report)
-    return 0 if report["healthy"] else 1
-
-
-def target_level(args: argparse.Namespace, current: int, catalogue: Catalogue) -> int:
-    target = current + 1 if args.to is None else args.to
-    if target <= current:
-        raise LadderError(
-            f"the project is at level {current} and levels only go up: "
-            f"a downgrade would delete files; give --to {current + 1} or higher"
-        )
-    if target not in catalogue.offered:
-        offered = ", ".join(map(str, catalogue.offered))
-        raise LadderError(f"level {target} is not offered by this template (offered: {offered})")
-    return target
+        print_status(status)
+    return 0 if status.healthy else 1
 
 
 def climb_answers(args: argparse.Namespace) -> tuple[dict, dict]:
@@ -167,11 +153,12 @@ def cmd_climb(args: argparse.Namespace, catalogue: Catalogue) -> int:
     project = load_project(args.path)
     answers = climb_data(project, *climb_answers(args))
     preflight(project)
-    target = target_level(args, project.level, catalogue)
+    plan = plan_climb(catalogue, project.level, args.to)
+    target = plan.target
     if args.dry_run:
-        plan = dry_run(project, target, answers)
+        changes = dry_run(project, target, answers)
         print(f"A climb from level {project.level} to {target} would:")
-        for verb, paths in plan.items():
+        for verb, paths in changes.items():
             for path in paths:
                 print(f"  {verb:<8} {path}")
         print("Nothing was changed.")
@@ -181,7 +168,7 @@ def cmd_climb(args: argparse.Namespace, catalogue: Catalogue) -> int:
         f"Climbed {project.path.name} from level {project.level} to {target}: "
         f"{catalogue.level(target).name}."
     )
-    gained = catalogue.gained(project.level, target)
+    gained = plan.gained
     for capability in gained:
         adds = capability.adds.replace("{package_name}", project.package_name)
         print(f"  + {capability.title}: {adds}")
@@ -418,24 +405,13 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM cancels cleanly, like Ctrl-C
     try:
         return args.handler(args, load_catalogue())
-    except LadderError as error:
-        print(f"mlops-ladder: error: {error}", file=sys.stderr)
-        return 2
-    except subprocess.CalledProcessError as error:
-        detail = (error.stderr or "").strip().splitlines()
-        print(
-            f"mlops-ladder: error: {' '.join(error.cmd[:3])}... failed: "
-            f"{detail[-1] if detail else error}",
-            file=sys.stderr,
-        )
-        return 2
-    except (OSError, yaml.YAMLError) as error:
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        print(f"mlops-ladder: error: {message}", file=sys.stderr)
-        return 2
-    except Cancelled as cancelled:
-        print(f"mlops-ladder: {cancelled}", file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:
-        print("mlops-ladder: cancelled: nothing was changed", file=sys.stderr)
-        return 130
+    except Exception as error:
+        known = report(error)
+        if known is None:
+            raise
+        print(known[0], file=sys.stderr)
+        return known[1]
+    except KeyboardInterrupt as interrupt:
+        line, code = report(interrupt)
+        print(line, file=sys.stderr)
+        return code

@@ -11,17 +11,16 @@ import fcntl
 import hashlib
 import os
 import shutil
-import subprocess
 from importlib.resources import files
 from pathlib import Path
 
 from . import __version__
+from .gitcmd import OWN_IDENTITY, git, succeeds
 
 TEMPLATE_ITEMS = ("copier.yml", "levels.yml", "includes", "template")
 # What a project made from the embedded template records as its source: the
 # same string on every machine, and a path plain copier expands (`~`) itself.
 EMBEDDED_SOURCE = "~/.cache/mlops-ladder/template"
-_GIT_IDENTITY = ["-c", "user.name=mlops-ladder", "-c", "user.email=mlops-ladder@localhost"]
 
 
 def template_root() -> Path:
@@ -59,22 +58,11 @@ def reachable_source(source: str) -> str:
 
 
 def has_version(repo: Path, tag: str) -> bool:
-    result = subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}"],
-        capture_output=True,
-        check=False,
-    )
-    return result.returncode == 0
+    return succeeds(repo, "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}")
 
 
 def _git(repo: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", "-C", str(repo), *_GIT_IDENTITY, "-c", "commit.gpgsign=false", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return result.stdout.strip()
+    return git(repo, *OWN_IDENTITY, *args).strip()
 
 
 def _sync_files(source: Path, repo: Path) -> None:

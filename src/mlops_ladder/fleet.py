@@ -12,38 +12,12 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
-from .catalogue import Catalogue
-from .errors import LadderError
-from .project import check_health, git, is_git_repo, load_project, uncommitted
+from .catalogue import Catalogue, Downgrade, plan_climb
+from .errors import LadderError, one_line
+from .gitcmd import back_to_clean, git
+from .project import load_project
 from .render import Outcome, climb, climb_data, newer_version, preflight, update
-from .transaction import pending
-
-
-def status_report(path: Path, catalogue: Catalogue) -> dict:
-    """Level, template version, newer version and the level doctor of one project."""
-    project = load_project(path)
-    health = check_health(project, catalogue)
-    journal = pending(project.path) if is_git_repo(project.path) else None
-    return {
-        "project": str(project.path),
-        "level": project.level,
-        "level_name": catalogue.level(project.level).name,
-        "template": project.template,
-        "template_version": project.template_version,
-        "newer_version": newer_version(project.template, project.template_version),
-        "healthy": health.ok and journal is None,
-        "unfinished": journal.advice() if journal else None,
-        "checked": {"files": health.checked_files, "make_targets": health.checked_targets},
-        "missing": [
-            {
-                "kind": f.kind,
-                "name": f.name,
-                "capability": f.capability.id,
-                "level": f.capability.level,
-            }
-            for f in health.findings
-        ],
-    }
+from .status import project_status
 
 
 def read_paths(paths: Iterable[Path], from_file: Path | None) -> list[Path]:
@@ -62,12 +36,10 @@ def read_paths(paths: Iterable[Path], from_file: Path | None) -> list[Path]:
 
 def _status_row(path: Path, catalogue: Catalogue) -> dict:
     try:
-        report = status_report(path, catalogue)
-        report["uncommitted"] = len(uncommitted(path)) if is_git_repo(path) else None
-        report["error"] = None
+        report = project_status(path, catalogue)
+        return report.to_json() | {"uncommitted": report.uncommitted, "error": None}
     except Exception as error:  # one broken project must not hide the others' reports
-        report = {"project": str(path), "healthy": False, "error": _one_line(error)}
-    return report
+        return {"project": str(path), "healthy": False, "error": one_line(error)}
 
 
 def fleet_status(paths: list[Path], catalogue: Catalogue, jobs: int) -> list[dict]:
@@ -86,11 +58,6 @@ class Change:
     detail: str
 
 
-def _one_line(error: Exception) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
-
-
 def _on_branch(path: Path, branch: str, apply: Callable[[], Outcome], message: str) -> Change:
     if git(path, "branch", "--list", branch).strip():
         detail = f"branch {branch} already holds this change: review and merge it"
@@ -100,21 +67,18 @@ def _on_branch(path: Path, branch: str, apply: Callable[[], Outcome], message: s
         raise LadderError("HEAD is detached: switch to a branch first")
     git(path, "switch", "--quiet", "-c", branch)
     try:
-        outcome = apply()
-        if outcome.conflicts:
-            detail = f"resolve on {branch}: {', '.join(outcome.conflicts)}"
-            return Change(str(path), "conflicts", branch, detail)
-        git(path, "add", "--all")
-        git(path, "commit", "--quiet", "-m", message)
-    except BaseException as error:  # Ctrl-C too: never leave a project on a half-made branch
-        # The tree was clean on `start`: go back to it exactly and drop the branch.
-        git(path, "reset", "--quiet", "--hard", check=False)
-        git(path, "clean", "--quiet", "-d", "--force", check=False)
-        git(path, "switch", "--quiet", start, check=False)
+        with back_to_clean(path, start):
+            outcome = apply()
+            if outcome.conflicts:
+                detail = f"resolve on {branch}: {', '.join(outcome.conflicts)}"
+                return Change(str(path), "conflicts", branch, detail)
+            git(path, "add", "--all")
+            git(path, "commit", "--quiet", "-m", message)
+    except BaseException as error:  # Ctrl-C too: never leave a half-made branch behind
         git(path, "branch", "--quiet", "-D", branch, check=False)
         if not isinstance(error, Exception):
             raise
-        return Change(str(path), "refused", None, _one_line(error))
+        return Change(str(path), "refused", None, one_line(error))
     git(path, "switch", "--quiet", start)
     touched = len(outcome.added) + len(outcome.changed) + len(outcome.deleted)
     return Change(str(path), "done", branch, f"{touched} file(s) changed, committed on {branch}")
@@ -127,16 +91,15 @@ def _change_one(
         project = load_project(path)
         preflight(project)
         if kind == "climb":
-            target = project.level + 1 if to is None else to
-            if target <= project.level:
+            try:
+                plan = plan_climb(catalogue, project.level, to)
+            except Downgrade:
                 return Change(str(path), "nothing to do", None, f"already at level {project.level}")
-            if target not in catalogue.offered:
-                raise LadderError(f"level {target} is not offered by this template")
             return _on_branch(
                 path,
-                f"mlops-ladder/level-{target}",
-                lambda: climb(project, target, climb_data(project, *answers)),
-                f"Climb to MLOps level {target} with mlops-ladder",
+                f"mlops-ladder/level-{plan.target}",
+                lambda: climb(project, plan.target, climb_data(project, *answers)),
+                f"Climb to MLOps level {plan.target} with mlops-ladder",
             )
         newest = newer_version(project.template, project.template_version)
         if newest is None:
@@ -150,7 +113,7 @@ def _change_one(
             f"Update to mlops-ladder template {newest}",
         )
     except Exception as error:  # one broken project must not hide the others' reports
-        return Change(str(path), "refused", None, _one_line(error))
+        return Change(str(path), "refused", None, one_line(error))
 
 
 def fleet_change(

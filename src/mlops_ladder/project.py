@@ -1,45 +1,15 @@
 """A generated project on disk: its answers, its git state and its health."""
 
 import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from .catalogue import Capability, Catalogue
+from .catalogue import Capability, Catalogue, load_catalogue
 from .errors import LadderError
 
 ANSWERS_FILE = ".copier-answers.yml"
-
-
-def git(path: Path, *args: str, check: bool = True) -> str:
-    result = subprocess.run(
-        ["git", "-C", str(path), *args], capture_output=True, text=True, check=False
-    )
-    if check and result.returncode != 0:
-        lines = [line for line in result.stderr.splitlines() if line.strip()] or ["no message"]
-        reason = next((line for line in lines if line.startswith(("fatal:", "error:"))), lines[0])
-        raise LadderError(f"git {' '.join(args)} failed in {path}: {reason}")
-    return result.stdout
-
-
-def is_git_repo(path: Path) -> bool:
-    return git(path, "rev-parse", "--is-inside-work-tree", check=False).strip() == "true"
-
-
-def is_ignored(path: Path) -> bool:
-    """Whether the repository around folder `path` ignores it (as mlops-ladder's demo/ is)."""
-    result = subprocess.run(
-        ["git", "-C", str(path.parent), "check-ignore", "-q", f"{path.name}/"], check=False
-    )
-    return result.returncode == 0
-
-
-def uncommitted(path: Path) -> list[str]:
-    """Changed, staged and untracked paths (ignored files do not count)."""
-    entries = git(path, "status", "--porcelain", "-z", "--untracked-files=all").split("\0")
-    return [entry[3:] for entry in entries if entry.strip()]
 
 
 @dataclass
@@ -56,12 +26,14 @@ class Project:
         return self.answers.get("package_name", "")
 
     @property
-    def template(self) -> str:
-        return str(self.answers.get("_src_path", "unknown"))
+    def template(self) -> str | None:
+        source = self.answers.get("_src_path")
+        return None if source is None else str(source)
 
     @property
-    def template_version(self) -> str:
-        return str(self.answers.get("_commit", "unknown"))
+    def template_version(self) -> str | None:
+        version = self.answers.get("_commit")
+        return None if version is None else str(version)
 
     def user_answers(self) -> dict:
         """The answers without copier's private keys, ready to pass as data."""
@@ -82,7 +54,8 @@ def load_project(path: Path) -> Project:
     if not isinstance(answers, dict):
         raise LadderError(f"{answers_path} is not a mapping of answers: restore it from git")
     level = answers.get("mlops_level")
-    if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 4:
+    levels = [known.number for known in load_catalogue().levels]
+    if not isinstance(level, int) or isinstance(level, bool) or level not in levels:
         raise LadderError(
             f"{answers_path} has no valid mlops_level (found {level!r}): "
             "it was not made by mlops-ladder, or the file was edited by hand"

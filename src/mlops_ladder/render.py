@@ -1,10 +1,8 @@
 """Everything that runs copier: new projects, climbs, dry runs and version checks."""
 
 import io
-import os
 import re
 import shutil
-import subprocess
 import tempfile
 from contextlib import nullcontext, redirect_stderr
 from dataclasses import dataclass
@@ -25,29 +23,26 @@ from .embedded import (
     is_embedded,
     reachable_source,
 )
-from .errors import Cancelled, LadderError
-from .project import (
-    ANSWERS_FILE,
-    Project,
-    git,
-    is_git_repo,
-    is_ignored,
-    load_project,
-    uncommitted,
-)
+from .errors import Cancelled, LadderError, one_line
+from .gitcmd import OWN_IDENTITY, git, is_git_repo, is_ignored, remote_tags, succeeds, uncommitted
+from .project import ANSWERS_FILE, Project, load_project
 from .transaction import refuse_if_pending, run_staged, scratch
 
 CONFLICT_MARKER = "<<<<<<< before updating"
 
 
-def _one_line(error: Exception) -> str:
+class VersionUnknown(LadderError):
+    """The template's versions cannot be listed, or the project's is not one of them."""
+
+
+def copier_message(error: Exception) -> str:
+    """A copier error as one line that says what to do."""
     if isinstance(error, ConfigFileError):
         return (
             "the template's copier.yml cannot be read at that version: "
             "give another version with --vcs-ref, or fix the template"
         )
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    text = " ".join(lines) or type(error).__name__
+    text = one_line(error)
     required = re.fullmatch(r'Question "(\w+)" is required', text)
     if required:
         name = required.group(1)
@@ -79,13 +74,7 @@ def _initial_commit(dest: Path, ref: str, inside_repo: bool) -> str:
         return "The project sits inside an existing git repository: commit it there."
     git(dest, "init", "--quiet")
     git(dest, "add", "--all")
-    result = subprocess.run(
-        ["git", "-C", str(dest), "commit", "--quiet", "-m", f"Generate from mlops-ladder {ref}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
+    if not succeeds(dest, "commit", "--quiet", "-m", f"Generate from mlops-ladder {ref}"):
         return (
             "Created a git repository but could not commit (set git's user.name and "
             "user.email), so commit it yourself before the first climb."
@@ -115,7 +104,7 @@ def new_project(
         except CopierAnswersInterrupt:  # Ctrl-C at a prompt: not an error to print
             raise Cancelled("cancelled: nothing was changed") from None
         except (ValueError, CopierError) as error:
-            raise LadderError(_one_line(error)) from None
+            raise LadderError(copier_message(error)) from None
         if template is None:
             write_source(staging, EMBEDDED_SOURCE)
         project = load_project(staging)
@@ -204,29 +193,19 @@ def _copier_update(project: Project, data: dict, vcs_ref: str | VcsRef) -> None:
                 unsafe=False,
             )
     except (ValueError, CopierError) as error:
-        raise LadderError(_one_line(error)) from None
+        raise LadderError(copier_message(error)) from None
 
 
 def _commit_in_staging(staged: Project, message: str) -> None:
-    git(
-        staged.path,
-        "-c",
-        "user.name=mlops-ladder",
-        "-c",
-        "user.email=mlops-ladder@localhost",
-        "-c",
-        "commit.gpgsign=false",
-        "commit",
-        "--quiet",
-        "--no-verify",
-        "--all",
-        "-m",
-        message,
-    )
+    git(staged.path, *OWN_IDENTITY, "commit", "--quiet", "--no-verify", "--all", "-m", message)
 
 
-def _reachable(project: Project, source: str) -> str:
+def _reachable(project: Project, source: str | None) -> str:
     """`source` as copier can read it here, refused when it lacks the project's version."""
+    if source is None or project.template_version is None:
+        raise LadderError(
+            f"{ANSWERS_FILE} records no template source or version: restore it from git"
+        )
     actual = reachable_source(source)
     if is_embedded(source) and not has_version(Path(actual), project.template_version):
         raise LadderError(
@@ -298,11 +277,6 @@ def update(
     target = vcs_ref or newer_version(source, project.template_version)
     if target is None and template:
         target = project.template_version
-    if target == "unknown":
-        raise LadderError(
-            f"the project's template version {project.template_version!r} is not a release tag "
-            "of its source: give one with --vcs-ref"
-        )
     if target is None:
         raise LadderError(
             f"the project is already at the newest template version, {project.template_version}"
@@ -342,7 +316,7 @@ def dry_run(project: Project, target: int, extra: dict | None = None) -> dict[st
             _render(src, ref, answers, before)
             _render(src, ref, answers | (extra or {}) | {"mlops_level": target}, after)
         except (ValueError, CopierError) as error:
-            raise LadderError(_one_line(error)) from None
+            raise LadderError(copier_message(error)) from None
         old = {p.relative_to(before).as_posix() for p in before.rglob("*") if p.is_file()}
         new = {p.relative_to(after).as_posix() for p in after.rglob("*") if p.is_file()}
         changed = [
@@ -368,31 +342,28 @@ def _sync_embedded_template() -> None:
 @cache
 def _remote_tags(src: str) -> tuple[str, ...] | None:
     """The tags of `src`, asked once per process (a fleet shares one); None if unreachable."""
-    try:
-        listing = subprocess.run(
-            ["git", "ls-remote", "--tags", "--refs", src],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-            env=os.environ | {"GIT_TERMINAL_PROMPT": "0"},
-        ).stdout
-    except (subprocess.SubprocessError, OSError):
-        return None
-    return tuple(line.split("refs/tags/")[-1] for line in listing.splitlines())
+    return remote_tags(src)
 
 
-def newer_version(src: str, current: str) -> str | None:
-    """The newest tag of `src` above `current`, None when up to date, "unknown" when unreachable."""
+def newer_version(src: str | None, current: str | None) -> str | None:
+    """The newest tag of `src` above `current`, None when up to date.
+
+    Raises VersionUnknown when the source cannot be listed or `current` is not a version.
+    """
+    if src is None or current is None:
+        raise VersionUnknown("the answers file records no template source or version")
     if is_embedded(src):
         _sync_embedded_template()  # brings in the version of the installed package
         src = str(cache_home() / "template")
     tags = _remote_tags(src)
     if tags is None:
-        return "unknown"
+        raise VersionUnknown(f"cannot list the versions of {src}: check the path or your network")
     current_version = _version(current)
     versions = [(v, tag) for tag in tags if (v := _version(tag)) is not None]
     if current_version is None or not versions:
-        return "unknown"
+        raise VersionUnknown(
+            f"the project's template version {current!r} is not a release tag "
+            "of its source: give one with --vcs-ref"
+        )
     best, tag = max(versions)
     return tag if best > current_version else None

@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +25,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from .errors import Cancelled, LadderError
-from .project import Project, git
+from .gitcmd import git
+from .project import Project
 
 STATE = "mlops-ladder"
 JOURNAL = "journal.json"
@@ -199,16 +199,7 @@ def _apply(top: Path, staging: Path, journal: Journal) -> None:
             _, name = entry.split("\t", 1)
             lines.append(f"0 {'0' * 40}\t{name}")
             lines.append(entry)
-        git_stdin(top, "\0".join(lines) + "\0", "update-index", "-z", "--index-info")
-
-
-def git_stdin(path: Path, text: str, *args: str) -> None:
-    result = subprocess.run(
-        ["git", "-C", str(path), *args], input=text, capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        reason = (result.stderr.strip().splitlines() or ["no message"])[0]
-        raise LadderError(f"git {' '.join(args)} failed in {path}: {reason}")
+        git(top, "update-index", "-z", "--index-info", stdin="\0".join(lines) + "\0")
 
 
 def _finish(top: Path, state: Path, journal: Journal) -> None:
@@ -317,13 +308,14 @@ def abort(path: Path) -> str:
         git(top, "reset", "--quiet")
         restore = [name for name in touched if name in tracked]
         if restore:
-            git_stdin(
+            paths = "\0".join(restore) + "\0"
+            git(
                 top,
-                "\0".join(restore) + "\0",
                 "checkout",
                 journal.head,
                 "--pathspec-from-file=-",
                 "--pathspec-file-nul",
+                stdin=paths,
             )
         for name in touched:
             if name not in tracked:
