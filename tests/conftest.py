@@ -8,6 +8,17 @@ from pathlib import Path
 
 import pytest
 from copier import run_copy
+from hypothesis import HealthCheck, settings
+
+# Few examples in the fast loop on a laptop, more in CI (CI=true) or when asked.
+_SLOW_FIXTURES = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+settings.register_profile(
+    "dev", max_examples=4, deadline=None, suppress_health_check=_SLOW_FIXTURES
+)
+settings.register_profile(
+    "ci", max_examples=25, deadline=None, suppress_health_check=_SLOW_FIXTURES
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 ROOT = Path(__file__).resolve().parents[1]
 ANSWERS = {
@@ -75,6 +86,21 @@ def template_repo(isolated_environment: None) -> tuple[str, str]:
 
     path, tag = ensure_template_repo()
     return str(path), tag
+
+
+def tiered(cases: list, fast: list, ids: list[str] | None = None) -> list:
+    """Parameter sets for `parametrize`: those in `fast` run in the fast tier, the rest are slow.
+
+    The fast tier keeps one representative of each kind; the full suite runs them all.
+    """
+    return [
+        pytest.param(
+            *(case if isinstance(case, tuple) else (case,)),
+            id=ids[n] if ids else None,
+            marks=() if case in fast else pytest.mark.slow,
+        )
+        for n, case in enumerate(cases)
+    ]
 
 
 Generate = Callable[..., Path]

@@ -278,6 +278,7 @@ def test_climb_takes_answers_for_the_new_levels_questions(tmp_path: Path) -> Non
         (["--data-file", "nowhere.yml"], "data file nowhere.yml does not exist"),
     ],
 )
+@pytest.mark.slow
 def test_climb_refuses_bad_answers_and_changes_nothing(
     args: list[str], message: str, tmp_path: Path
 ) -> None:
@@ -287,6 +288,7 @@ def test_climb_refuses_bad_answers_and_changes_nothing(
     assert snapshot(project) == before
 
 
+@pytest.mark.slow
 def test_climb_takes_another_projects_answers_file_for_new_questions_only(
     tmp_path: Path,
 ) -> None:

@@ -14,7 +14,7 @@ from mlops_ladder.catalogue import load_catalogue
 from mlops_ladder.embedded import EMBEDDED_SOURCE
 from mlops_ladder.render import write_source
 
-from .conftest import ANSWERS, commit_all, git, run_cli, snapshot
+from .conftest import ANSWERS, commit_all, git, run_cli, snapshot, tiered
 
 COPIER = [sys.executable, "-m", "copier"]
 OFFERED_LEVELS = load_catalogue().offered
@@ -136,7 +136,9 @@ def edit_level1_like_a_user(project: Path) -> None:
     readme.write_text(readme.read_text().replace(README_PARAGRAPH, OUR_PARAGRAPH))
 
 
-@pytest.mark.parametrize("how", ["copier", "mlops-ladder climb"])
+@pytest.mark.parametrize(
+    "how", tiered(["copier", "mlops-ladder climb"], fast=["mlops-ladder climb"])
+)
 def test_climb_1_to_2_keeps_every_user_edit(how: str, generate, rendered, tmp_path: Path) -> None:
     project = generate(tmp_path / "project", 1)
     commit_all(project, "level 1")
@@ -160,6 +162,7 @@ def test_climb_1_to_2_keeps_every_user_edit(how: str, generate, rendered, tmp_pa
     assert after == snapshot(expected)
 
 
+@pytest.mark.slow
 def test_climb_with_copier_cli_and_no_trust(template_repo, tmp_path: Path) -> None:
     src, _ = template_repo
     project = tmp_path / "project"
@@ -220,7 +223,8 @@ DOWNGRADES = [(high, low) for high in range(1, 5) for low in range(high) if high
 
 
 @pytest.mark.parametrize(
-    ("level", "lower"), DOWNGRADES, ids=[f"{h}-to-{lo}" for h, lo in DOWNGRADES]
+    ("level", "lower"),
+    tiered(DOWNGRADES, fast=[(2, 1)], ids=[f"{h}-to-{lo}" for h, lo in DOWNGRADES]),
 )
 def test_plain_copier_downgrade_is_refused_with_the_message(
     level: int, lower: int, generate, tmp_path: Path
@@ -238,6 +242,7 @@ def test_plain_copier_downgrade_is_refused_with_the_message(
     assert snapshot(project) == before
 
 
+@pytest.mark.slow
 def test_update_at_the_same_level_is_a_no_op(generate, tmp_path: Path) -> None:
     project = generate(tmp_path / "project", 1)
     commit_all(project, "level 1")
@@ -316,7 +321,10 @@ def edit_at_level(project: Path, level: int) -> None:
         edit_level3(project)
 
 
-@pytest.mark.parametrize(("start", "target"), PAIRS, ids=[f"{n}-to-{m}" for n, m in PAIRS])
+@pytest.mark.parametrize(
+    ("start", "target"),
+    tiered(PAIRS, fast=[(0, 4)], ids=[f"{n}-to-{m}" for n, m in PAIRS]),
+)
 def test_every_climb_equals_a_fresh_copy_with_the_same_edits(
     start: int, target: int, generate, rendered, tmp_path: Path
 ) -> None:

@@ -56,6 +56,7 @@ def test_fleet_status_json_from_a_list_file(fleet: dict[str, Path], tmp_path: Pa
     assert rows[-1]["error"].endswith("run this inside a project made by mlops-ladder")
 
 
+@pytest.mark.slow
 def test_fleet_climb_changes_each_project_on_its_own_branch(fleet: dict[str, Path]) -> None:
     before = {name: snapshot(path) for name, path in fleet.items()}
     heads = {name: git(path, "rev-parse", "HEAD") for name, path in fleet.items()}
@@ -80,6 +81,7 @@ def test_fleet_climb_changes_each_project_on_its_own_branch(fleet: dict[str, Pat
     assert "mlops-ladder/" not in git(fleet["dirty"], "branch")
 
 
+@pytest.mark.slow
 def test_fleet_update_moves_each_project_to_the_newest_version(
     two_versions: Path,  # noqa: F811 (the fixture imported above)
     tmp_path: Path,
@@ -106,6 +108,7 @@ def test_fleet_without_projects_says_what_to_give(tmp_path: Path) -> None:
     assert "no projects given: name their folders or pass --from-file" in result.stderr
 
 
+@pytest.mark.slow
 def test_one_unreadable_project_does_not_hide_the_others(generate, tmp_path: Path) -> None:
     good = generate(tmp_path / "good", 0)
     commit_all(good, "generated")
@@ -123,6 +126,7 @@ def test_one_unreadable_project_does_not_hide_the_others(generate, tmp_path: Pat
     assert rows[1]["result"] == "done"
 
 
+@pytest.mark.slow
 def test_fleet_climb_puts_a_project_back_when_its_commit_fails(
     generate, tmp_path: Path, no_git_identity: dict[str, str]
 ) -> None:

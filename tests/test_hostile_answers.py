@@ -242,7 +242,8 @@ def check_project(project: Path, answers: dict, sentinel: Path) -> None:
 
 
 @settings(
-    max_examples=int(os.environ.get("HOSTILE_EXAMPLES", "10")),
+    # Cheap examples: three times the profile's count (HYPOTHESIS_PROFILE), or HOSTILE_EXAMPLES.
+    max_examples=int(os.environ.get("HOSTILE_EXAMPLES", 3 * settings.default.max_examples)),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

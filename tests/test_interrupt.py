@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import CLI, commit_all, git, run_cli, snapshot
+from .conftest import CLI, commit_all, git, run_cli, snapshot, tiered
 
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
 
@@ -77,7 +77,9 @@ def leftovers(project: Path) -> list[str]:
     return found + ["extra worktree"] * (worktrees - 1)
 
 
-@pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
+@pytest.mark.parametrize(
+    "signum", tiered(SIGNALS, fast=[signal.SIGINT], ids=[s.name for s in SIGNALS])
+)
 def test_interrupted_before_writing_changes_nothing(
     level2: Path, tmp_path: Path, signum: int
 ) -> None:
@@ -99,6 +101,7 @@ def test_interrupted_before_writing_changes_nothing(
     assert leftovers(project) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", ["apply", "applied"])
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_while_writing_waits_for_the_whole_level(
@@ -135,6 +138,7 @@ def test_killed_while_writing_is_detected_and_can_be_undone(level2: Path, tmp_pa
     assert leftovers(project) == []
 
 
+@pytest.mark.slow
 def test_killed_while_writing_can_be_finished(
     level2: Path, climbed: dict[str, bytes], tmp_path: Path
 ) -> None:
@@ -147,6 +151,7 @@ def test_killed_while_writing_can_be_finished(
     assert run_cli("status", cwd=project).returncode == 0
 
 
+@pytest.mark.slow
 def test_killed_after_writing_leaves_a_complete_level(
     level2: Path, climbed: dict[str, bytes], tmp_path: Path
 ) -> None:
@@ -167,7 +172,9 @@ def test_nothing_to_continue_or_abort_is_refused(level2: Path, tmp_path: Path) -
         assert result.returncode == 2 and "no interrupted climb or update" in result.stderr
 
 
-@pytest.mark.parametrize("question", ["maturity level", "Project name"])
+@pytest.mark.parametrize(
+    "question", tiered(["maturity level", "Project name"], fast=["Project name"])
+)
 def test_ctrl_c_at_a_prompt_of_new_leaves_no_folder(tmp_path: Path, question: str) -> None:
     """Through a real terminal: Ctrl-C at a question prints one line and exits 130."""
     pexpect = pytest.importorskip("pexpect")

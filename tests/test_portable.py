@@ -5,6 +5,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from mlops_ladder.embedded import EMBEDDED_SOURCE
@@ -59,6 +60,7 @@ def test_a_clone_climbs_with_another_machines_cache(tmp_path: Path) -> None:
     assert snapshot(clone) == snapshot(expected)
 
 
+@pytest.mark.slow
 def test_an_absolute_cache_path_of_another_machine_still_climbs(tmp_path: Path) -> None:
     home = tmp_path / "cache"
     project = new(home, tmp_path / "project", 0)
@@ -74,6 +76,7 @@ def test_an_absolute_cache_path_of_another_machine_still_climbs(tmp_path: Path) 
     assert (project / "src" / "demo_model" / "score.py").is_file()
 
 
+@pytest.mark.slow
 def test_a_version_this_machine_lacks_is_refused_in_one_line(tmp_path: Path) -> None:
     home = tmp_path / "cache"
     project = new(home, tmp_path / "project", 0)

@@ -4,7 +4,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from mlops_ladder.catalogue import load_catalogue
@@ -72,12 +72,6 @@ def apply_edits(project: Path, edits: list[tuple]) -> tuple[dict[str, set[str]],
     return markers, deleted
 
 
-@pytest.mark.slow
-@settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
 @given(case=climbs())
 def test_a_climb_never_loses_a_user_edit_silently(
     case: tuple[int, int, list[tuple]],

@@ -11,7 +11,16 @@ from copier import run_copy
 from mlops_ladder.catalogue import load_catalogue
 from mlops_ladder.embedded import _sync_files
 
-from .conftest import ANSWERS, ROOT, assert_refused, commit_all, git, run_cli, snapshot
+from .conftest import (
+    ANSWERS,
+    ROOT,
+    assert_refused,
+    commit_all,
+    git,
+    run_cli,
+    snapshot,
+    tiered,
+)
 from .test_climb import edit_at_level
 
 # What the older version did differently: changed lines at each level, and a file it lacked.
@@ -55,8 +64,17 @@ def generate_at(repo: Path, dest: Path, level: int, tag: str) -> Path:
     return dest
 
 
-@pytest.mark.parametrize("how", ["copier update", "mlops-ladder update"])
-@pytest.mark.parametrize("level", load_catalogue().offered)
+@pytest.mark.parametrize(
+    ("level", "how"),
+    tiered(
+        [
+            (n, how)
+            for n in load_catalogue().offered
+            for how in ("copier update", "mlops-ladder update")
+        ],
+        fast=[(1, "mlops-ladder update")],
+    ),
+)
 def test_update_to_the_newest_version_keeps_user_edits(
     level: int, how: str, two_versions: Path, tmp_path: Path
 ) -> None:
@@ -79,6 +97,7 @@ def test_update_to_the_newest_version_keeps_user_edits(
     assert (answers["_commit"], answers["mlops_level"]) == ("v2.0.0", level)
 
 
+@pytest.mark.slow
 def test_status_names_the_newer_version_and_update_reports_it(
     two_versions: Path, tmp_path: Path
 ) -> None:
@@ -110,7 +129,9 @@ def test_update_refuses_a_dirty_tree(two_versions: Path, tmp_path: Path) -> None
     assert snapshot(project) == before
 
 
-@pytest.mark.parametrize(("tag", "changed"), [("v1.0.0", True), ("v2.0.0", False)])
+@pytest.mark.parametrize(
+    ("tag", "changed"), tiered([("v1.0.0", True), ("v2.0.0", False)], fast=[("v1.0.0", True)])
+)
 def test_update_can_re_point_the_template_source(
     tag: str, changed: bool, two_versions: Path, tmp_path: Path
 ) -> None:
@@ -140,6 +161,7 @@ def test_update_can_re_point_the_template_source(
         ("EMPTY", "has no version v1.0.0, which this project was made from"),
     ],
 )
+@pytest.mark.slow
 def test_update_refuses_a_source_it_cannot_use_and_changes_nothing(
     source: str, message: str, two_versions: Path, tmp_path: Path
 ) -> None:

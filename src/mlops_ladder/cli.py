@@ -315,10 +315,10 @@ def add_recovery_options(parser: argparse.ArgumentParser, command: str) -> None:
         "--continue",
         dest="resume",
         action="store_true",
-        help=f"finish a {command} that was killed while it wrote the project",
+        help=f"finish an interrupted {command} that was killed while it wrote the project",
     )
     recovery.add_argument(
-        "--abort", action="store_true", help=f"undo a {command} that was killed while it wrote"
+        "--abort", action="store_true", help=f"undo an interrupted {command} instead"
     )
 
 
