@@ -440,3 +440,28 @@ def test_level4_monitor_and_retrain_through_make(level4: Path) -> None:
     lineage = json.loads((level4 / "models/serving/champion/lineage.json").read_text())
     assert lineage["version"] == "2"
     assert json.loads((level4 / "reports/retrain.json").read_text())["action"] == "promoted"
+
+
+@pytest.mark.parametrize("level", [1, 2, 3, 4])
+def test_format_changes_nothing_at_any_level(level: int, request: pytest.FixtureRequest) -> None:
+    """`make format` on a fresh project leaves every file the template wrote as it was."""
+    project = request.getfixturevalue(f"level{level}")
+    before = git(project, "status", "--porcelain", "--untracked-files=no")
+    make(project, "format")
+    assert git(project, "status", "--porcelain", "--untracked-files=no") == before == ""
+
+
+def test_lint_rejects_what_the_configuration_promises_to(level1: Path) -> None:
+    """The generated ruff configuration is not a no-op: an unused import fails `make lint`."""
+    module = level1 / "src" / "demo_model" / "features.py"
+    original = module.read_text()
+    try:
+        module.write_text("import os\n" + original)
+        result = subprocess.run(
+            ["make", "lint"], cwd=level1, env=ENV, capture_output=True, text=True
+        )
+        assert result.returncode != 0
+        assert "F401" in result.stdout + result.stderr
+    finally:
+        module.write_text(original)
+    make(level1, "lint")

@@ -1,0 +1,85 @@
+"""Facts that several generated files state must agree with each other."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlops_ladder.catalogue import load_catalogue
+from mlops_ladder.project import make_targets
+
+OFFERED = load_catalogue().offered
+
+
+def workflow_files(project: Path) -> list[Path]:
+    return sorted((project / ".github" / "workflows").glob("*.yml"))
+
+
+def run_lines(workflow: Path) -> list[str]:
+    """Every line of every `run:` step of a workflow."""
+    lines = []
+    for job in yaml.safe_load(workflow.read_text())["jobs"].values():
+        for step in job.get("steps", []):
+            lines.extend(str(step.get("run", "")).splitlines())
+    return lines
+
+
+def python_versions(project: Path) -> dict[str, str]:
+    """The Python version each file names, as major.minor."""
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    found = {
+        ".python-version": (project / ".python-version").read_text().strip(),
+        "requires-python": pyproject["project"]["requires-python"].removeprefix(">="),
+        "ruff target": re.sub(r"^py3", "3.", pyproject["tool"]["ruff"]["target-version"]),
+    }
+    dockerfile = project / "Dockerfile"
+    if dockerfile.is_file():
+        for image in re.findall(r"^FROM python:(\d+\.\d+)", dockerfile.read_text(), re.M):
+            found.setdefault("Dockerfile", image)
+            assert image == found["Dockerfile"], "the Dockerfile's stages disagree"
+    return found
+
+
+@pytest.mark.parametrize("level", OFFERED)
+def test_every_file_names_the_same_python(level: int, rendered: dict[int, Path]) -> None:
+    versions = python_versions(rendered[level])
+    assert set(versions.values()) == {"3.11"}, versions
+    assert ("Dockerfile" in versions) is (level >= 3)
+
+
+def test_another_python_reaches_every_file(generate, tmp_path: Path) -> None:
+    project = generate(tmp_path / "project", max(OFFERED), python_version="3.12")
+    versions = python_versions(project)
+    assert set(versions.values()) == {"3.12"}, versions
+    assert len(versions) == 4
+
+
+@pytest.mark.parametrize("level", [n for n in OFFERED if n >= 1])
+def test_workflows_call_only_targets_the_makefile_has(
+    level: int, rendered: dict[int, Path]
+) -> None:
+    project = rendered[level]
+    targets = make_targets(project / "Makefile")
+    called = set()
+    for workflow in workflow_files(project):
+        for line in run_lines(workflow):
+            for match in re.finditer(r"\bmake\s+(.*)", line):
+                for word in match.group(1).split():
+                    if not re.fullmatch(r"[a-z][\w-]*", word):
+                        break  # a variable (VERSION=...), an option or the end of the command
+                    called.add(word)
+    assert called, "the workflows call no make target"
+    assert called <= targets, f"workflows call missing targets: {sorted(called - targets)}"
+
+
+@pytest.mark.parametrize("level", [n for n in OFFERED if n >= 1])
+def test_lint_and_coverage_name_the_package(level: int, rendered: dict[int, Path]) -> None:
+    project = rendered[level]
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    package = "demo_model"
+    assert (project / "src" / package / "__init__.py").is_file()
+    assert pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"] == [f"src/{package}"]
+    assert pyproject["tool"]["coverage"]["run"]["source"] == [package]
+    assert f"--cov={package}" in pyproject["tool"]["pytest"]["ini_options"]["addopts"]
