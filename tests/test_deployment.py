@@ -169,7 +169,11 @@ def test_kubernetes_deployment_rolls_safely(level3: Path) -> None:
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
-    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/app/logs", "/tmp"}
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {
+        "/app/logs",
+        "/tmp",
+        "/var/run/secrets/model-signing",  # the bundle-signing key, read-only
+    }
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (with kustomize) not found")
