@@ -101,3 +101,12 @@ def test_this_repository_is_ruff_clean() -> None:
         [*ruff, "format", "--check", *paths], cwd=ROOT, capture_output=True, text=True
     )
     assert fmt.returncode == 0, fmt.stdout
+
+
+def test_first_steps_are_targets_the_level_has() -> None:
+    """Every level lists the make targets that get it working, each one it provides."""
+    for level in CATALOGUE.levels:
+        provided = {t for cap in CATALOGUE.up_to(level.number) for t in cap.make}
+        assert level.first_steps, f"level {level.number} lists no first steps"
+        assert level.first_steps[0] == "install"
+        assert set(level.first_steps) <= provided, (level.number, level.first_steps)

@@ -139,6 +139,14 @@ def test_climb_applies_the_next_level_and_summarises(tmp_path: Path) -> None:
     assert result.stdout.startswith("Climbed project from level 0 to 1: DevOps, no MLOps.")
     assert "  + Continuous integration:" in result.stdout
     assert "Files added: .github/workflows/ci.yml" in result.stdout
+    # The next steps in the order they must run, as levels.yml lists them, not by name.
+    assert result.stdout.splitlines()[-1] == (
+        "Next: review `git diff` and commit, then run in this order: "
+        "make install, make lint, make test (MLOPS_LEVEL.md lists them)."
+    )
+    assert (
+        "```sh\nmake install\nmake lint\nmake test\n```" in (project / "MLOPS_LEVEL.md").read_text()
+    )
     assert (project / "src" / "demo_model" / "score.py").is_file()
     status = json.loads(run_cli("status", "--json", cwd=project).stdout)
     assert status["level"] == 1 and status["healthy"] is True

@@ -41,6 +41,7 @@ class Level:
     name: str
     built: bool
     summary: str
+    first_steps: tuple[str, ...] = ()  # make targets, in the order they must run
 
     @property
     def label(self) -> str:
@@ -103,7 +104,10 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
     body = document["catalogue"]["default"]
     choices = document["mlops_level"]["choices"]
     return Catalogue(
-        levels=tuple(Level(**level) for level in body["levels"]),
+        levels=tuple(
+            Level(**level | {"first_steps": tuple(level.get("first_steps", ()))})
+            for level in body["levels"]
+        ),
         capabilities=tuple(
             Capability(
                 id=key,

@@ -89,7 +89,8 @@ def cmd_new(args: argparse.Namespace, catalogue: Catalogue) -> int:
     level = catalogue.level(result.level)
     print(f"Created {args.dest}: level {level.label}, {result.files} files, template {result.ref}.")
     print(result.git_note)
-    print(f"Next: cd {args.dest} && make install   (MLOPS_LEVEL.md says what this level gives)")
+    steps = " && ".join(f"make {step}" for step in level.first_steps)
+    print(f"Next: cd {args.dest} && {steps}   (MLOPS_LEVEL.md says what this level gives)")
     return 0
 
 
@@ -174,11 +175,11 @@ def cmd_climb(args: argparse.Namespace, catalogue: Catalogue) -> int:
         print(f"  + {capability.title}: {adds}")
     if report_outcome(outcome):
         return 1
-    targets = sorted({t for capability in gained for t in capability.make})
+    steps = ", ".join(f"make {step}" for step in catalogue.level(target).first_steps)
     print(
-        "Next: review `git diff`, run `make install`"
-        + (f", try make {', make '.join(targets)}" if targets else "")
-        + ", then commit."
+        "Next: review `git diff` and commit"
+        + (f", then run in this order: {steps}" if steps else "")
+        + " (MLOPS_LEVEL.md lists them)."
     )
     return 0
 
