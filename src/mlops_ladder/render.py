@@ -1,6 +1,7 @@
 """Everything that runs copier: new projects, climbs, dry runs and version checks."""
 
 import io
+import os
 import re
 import shutil
 import tempfile
@@ -197,7 +198,8 @@ def _copier_update(project: Project, data: dict, vcs_ref: str | VcsRef) -> None:
 
 
 def _commit_in_staging(staged: Project, message: str) -> None:
-    git(staged.path, *OWN_IDENTITY, "commit", "--quiet", "--no-verify", "--all", "-m", message)
+    no_hooks = ("-c", f"core.hooksPath={os.devnull}")
+    git(staged.path, *OWN_IDENTITY, *no_hooks, "commit", "--quiet", "--all", "-m", message)
 
 
 def _reachable(project: Project, source: str | None) -> str:

@@ -239,7 +239,18 @@ def run_staged(
     try:
         state.mkdir(parents=True, exist_ok=True)
         head = git(top, "rev-parse", "HEAD").strip()
-        git(top, "worktree", "add", "--quiet", "--detach", str(staging), head)
+        # No hooks: the staging copy is ours, and a post-checkout hook must not run in it.
+        git(
+            top,
+            "-c",
+            f"core.hooksPath={os.devnull}",
+            "worktree",
+            "add",
+            "--quiet",
+            "--detach",
+            str(staging),
+            head,
+        )
         staged = replace(project, path=staging / project.path.relative_to(top))
         with _temporary_files_in(state / "tmp"):
             checkpoint("render")
