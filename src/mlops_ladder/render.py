@@ -27,7 +27,7 @@ from .embedded import (
 from .errors import Cancelled, LadderError, one_line
 from .gitcmd import OWN_IDENTITY, git, is_git_repo, is_ignored, remote_tags, succeeds, uncommitted
 from .project import ANSWERS_FILE, Project, load_project
-from .transaction import refuse_if_pending, run_staged, scratch
+from .transaction import refuse_if_pending, run_staged, scratch, temporary_files_in
 
 CONFLICT_MARKER = "<<<<<<< before updating"
 
@@ -95,12 +95,15 @@ def new_project(
     """Render into a hidden sibling folder, then rename it to `dest`: all or nothing."""
     src, ref = resolve_source(template, vcs_ref)
     staging = dest.with_name(f".{dest.name}.mlops-ladder-new")
-    shutil.rmtree(staging, ignore_errors=True)  # left by a killed `new`
+    temporary = dest.with_name(f".{dest.name}.mlops-ladder-tmp")  # copier's clone of the template
+    for leftover in (staging, temporary):
+        shutil.rmtree(leftover, ignore_errors=True)  # left by a killed `new`
     inside_repo = is_git_repo(dest.parent) and not is_ignored(dest)
     try:
         try:
             # copier prints its own report of some errors; ours is one line.
-            with redirect_stderr(io.StringIO()) if defaults else nullcontext():
+            quiet = redirect_stderr(io.StringIO()) if defaults else nullcontext()
+            with quiet, temporary_files_in(temporary):
                 run_copy(src, staging, data=data, defaults=defaults, vcs_ref=ref, quiet=True)
         except CopierAnswersInterrupt:  # Ctrl-C at a prompt: not an error to print
             raise Cancelled("cancelled: nothing was changed") from None
@@ -120,6 +123,7 @@ def new_project(
         raise Cancelled("cancelled: nothing was changed") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(temporary, ignore_errors=True)
     return Created(project.level, files, project.template_version, note)
 
 

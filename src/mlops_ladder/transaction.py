@@ -109,7 +109,7 @@ def signals_held() -> Iterator[None]:
 
 
 @contextmanager
-def _temporary_files_in(folder: Path) -> Iterator[None]:
+def temporary_files_in(folder: Path) -> Iterator[None]:
     """Send tempfile's folders (copier's renders and clones) to `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     before = tempfile.tempdir
@@ -126,7 +126,7 @@ def scratch(project: Project) -> Iterator[None]:
     clean_leftovers(project.path)
     state = state_dir(project.path)
     try:
-        with _temporary_files_in(state / "tmp"):
+        with temporary_files_in(state / "tmp"):
             yield
     finally:
         shutil.rmtree(state, ignore_errors=True)
@@ -252,7 +252,7 @@ def run_staged(
             head,
         )
         staged = replace(project, path=staging / project.path.relative_to(top))
-        with _temporary_files_in(state / "tmp"):
+        with temporary_files_in(state / "tmp"):
             checkpoint("render")
             if prepare:
                 prepare(staged)
