@@ -111,7 +111,9 @@ def test_level0_notebook_runs_top_to_bottom_and_saves_a_model(level0: Path) -> N
     assert (level0 / "models" / "model.skops").stat().st_size > 1000
     import nbformat
 
-    notebook = nbformat.read(level0 / "notebooks" / "01-baseline.ipynb", as_version=4)
+    # The executed copy goes to reports/notebooks/ (out of git); the notebook stays as it was.
+    assert git(level0, "status", "--porcelain", "notebooks/", "reports/") == ""
+    notebook = nbformat.read(level0 / "reports/notebooks/01-baseline.ipynb", as_version=4)
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("Saved models/model.skops" in o.get("text", "") for o in outputs)
@@ -123,7 +125,7 @@ def test_level0_notebook_takes_the_users_csv(level0: Path) -> None:
     csv.write_text("\n".join(rows) + "\n")
     try:
         make(level0, "run-notebook")
-        text = (level0 / "notebooks" / "01-baseline.ipynb").read_text()
+        text = (level0 / "reports/notebooks/01-baseline.ipynb").read_text()
         assert "mine.csv: 60 rows, 2 features" in text
     finally:
         csv.unlink()

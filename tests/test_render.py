@@ -49,6 +49,7 @@ LEVEL2 = LEVEL1 | {
     ".dvc/config",
     ".dvcignore",
     ".github/workflows/train.yml",
+    "docs/model_card.md",
     "dvc.yaml",
     "params.yaml",
     "src/demo_model/params.py",
@@ -58,6 +59,7 @@ LEVEL2 = LEVEL1 | {
     "src/demo_model/tracking.py",
     "tests/test_pipeline.py",
     "tests/test_registry.py",
+    "tests/test_report.py",
 }
 LEVEL3 = LEVEL2 | {
     ".dockerignore",

@@ -4,6 +4,7 @@ import io
 import json
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import skops.io
@@ -72,12 +73,51 @@ def evaluate(model: Pipeline, frame: pd.DataFrame) -> dict[str, float]:
 
 
 def save_model(model: Pipeline, path: Path = MODEL_PATH) -> Path:
-    """Save `model` with skops, after checking that it will load back."""
-    data = skops.io.dumps(model)
+    """Save `model` with skops, after checking that it will load back.
+
+    The same model gives the same bytes, so DVC and git see a retrain on the same
+    data and parameters as no change.
+    """
+    data = reproducible(skops.io.dumps(model))
     read_model(data, "the model")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
+
+
+def reproducible(data: bytes) -> bytes:
+    """The skops archive `data` with fixed timestamps, arrays and ids numbered in order.
+
+    skops stamps each file with the time, and names arrays and objects after their
+    memory addresses; without this, every save of the same model would differ.
+    """
+    target = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(target, "w") as archive:
+        files = source.namelist()
+        names = {old: f"{n}.npy" for n, old in enumerate(files) if old.endswith(".npy")}
+        for name in files:
+            content = source.read(name)
+            if name == "schema.json":
+                content = _renumbered(json.loads(content), names)
+            archive.writestr(zipfile.ZipInfo(names.get(name, name)), content)
+    return target.getvalue()
+
+
+def _renumbered(schema: Any, names: dict[str, str]) -> bytes:
+    """schema.json with array files renamed by `names` and object ids by order of appearance."""
+    ids: dict[int, int] = {}
+    pending = [schema]
+    while pending:
+        node = pending.pop(0)
+        if isinstance(node, dict):
+            if "__id__" in node:
+                node["__id__"] = ids.setdefault(node["__id__"], len(ids))
+            if node.get("file") in names:
+                node["file"] = names[node["file"]]
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return json.dumps(schema, indent=2).encode()
 
 
 def load_model(path: Path = MODEL_PATH) -> Pipeline:

@@ -1,7 +1,13 @@
-"""The scoring command: read rows from a CSV, write a prediction for each."""
+"""The scoring command: read rows from a CSV, write a prediction for each.
+
+Columns the model does not use (an id, say) are copied to the output unchanged,
+so predictions join back to their rows by key: `--keep COLUMN` copies only the
+named ones, `--no-keep` none.
+"""
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -10,33 +16,63 @@ from sklearn.pipeline import Pipeline
 from .data import SchemaError, snake_case, validate
 from .model import MODEL_PATH, UntrustedModelError, load_model
 
+OUTPUTS = ("prediction", "probability")
 
-def score(model: Pipeline, rows: pd.DataFrame) -> pd.DataFrame:
+
+def score(model: Pipeline, rows: pd.DataFrame, keep: Sequence[str] | None = None) -> pd.DataFrame:
     """Predictions and positive-class probabilities for `rows`, checked against the model.
 
-    Columns the model was not trained on (an id, say) are ignored.
+    The columns named in `keep` (by default every column that is not a feature)
+    come first in the result, under their own names and with their own values.
     """
-    rows = rows.rename(columns=snake_case)
     expected = list(model.feature_names_in_)
-    missing = [name for name in expected if name not in rows.columns]
+    named = rows.rename(columns=snake_case)
+    missing = [name for name in expected if name not in named.columns]
     if missing:
         raise SchemaError(f"missing feature columns: {', '.join(missing)}")
-    features = rows[expected]
+    features = named[expected]
     validate(features, require_target=False)
-    return pd.DataFrame(
+    predictions = pd.DataFrame(
         {
             "prediction": model.predict(features),
             "probability": model.predict_proba(features)[:, 1].round(6),
         },
         index=rows.index,
     )
+    return pd.concat([rows[kept_columns(rows, expected, keep)], predictions], axis=1)
+
+
+def kept_columns(rows: pd.DataFrame, features: list[str], keep: Sequence[str] | None) -> list[str]:
+    """The input columns to copy to the output: `keep`, or every non-feature column."""
+    if keep is None:
+        keep = [name for name in rows.columns if snake_case(name) not in features]
+    unknown = [name for name in keep if name not in rows.columns]
+    if unknown:
+        raise SchemaError(f"no column to keep named: {', '.join(unknown)}")
+    clashes = [name for name in keep if name in OUTPUTS]
+    if clashes:
+        raise SchemaError(
+            f"column {', '.join(clashes)} would clash with the predictions: "
+            "rename it, or leave it out with --keep or --no-keep"
+        )
+    return list(dict.fromkeys(keep))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("input", type=Path, help="CSV of rows to score")
     parser.add_argument("-o", "--output", type=Path, help="CSV to write (default: stdout)")
     parser.add_argument("-m", "--model", type=Path, default=MODEL_PATH, help="model file")
+    kept = parser.add_mutually_exclusive_group()
+    kept.add_argument(
+        "--keep",
+        action="append",
+        metavar="COLUMN",
+        help="copy this input column to the output (repeat it; default: every non-feature column)",
+    )
+    kept.add_argument(
+        "--no-keep", action="store_true", help="write the predictions only, no input columns"
+    )
     return parser.parse_args(argv)
 
 
@@ -44,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         model = load_model(args.model)
-        predictions = score(model, pd.read_csv(args.input))
+        rows = pd.read_csv(args.input)
+        predictions = score(model, rows, keep=[] if args.no_keep else args.keep)
     except (FileNotFoundError, SchemaError, UntrustedModelError, pd.errors.ParserError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
