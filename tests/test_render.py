@@ -99,7 +99,9 @@ LEVEL4 = LEVEL3 | {
     "src/demo_model/drift_report.py",
     "src/demo_model/loop.py",
     "src/demo_model/metrics.py",
+    "src/demo_model/prediction_log.py",
     "src/demo_model/predictions.py",
+    "src/demo_model/reload.py",
     "tests/deployment/test_drift.py",
     "tests/deployment/test_loop.py",
     "tests/deployment/test_metrics.py",
@@ -110,7 +112,7 @@ EXPECTED_FILES = {0: LEVEL0, 1: LEVEL1, 2: LEVEL2, 3: LEVEL3, 4: LEVEL4}
 NEW_DEPENDENCIES = {
     0: ({"pandas", "scikit-learn", "skops"}, set()),
     2: ({"alembic", "mlflow-skinny", "pyyaml", "sqlalchemy"}, {"dvc"}),
-    3: ({"fastapi", "uvicorn"}, {"httpx2"}),
+    3: ({"fastapi", "uvicorn"}, {"httpx2", "schemathesis"}),
     4: ({"prometheus-client", "scipy"}, set()),
 }
 PULL_VERSIONED_DATA = (
