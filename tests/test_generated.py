@@ -468,3 +468,36 @@ def test_lint_rejects_what_the_configuration_promises_to(level1: Path) -> None:
     finally:
         module.write_text(original)
     make(level1, "lint")
+
+
+def test_new_and_climb_lock_the_dependencies_with_uv_on_path(tmp_path: Path) -> None:
+    """With uv on PATH, `new` commits uv.lock and a climb relocks, so installs dirty nothing."""
+    cli = str(Path(sys.executable).with_name("mlops-ladder"))
+    created = subprocess.run(
+        [cli, "new", "project", "--level", "1", "--defaults", "-d", "project_name=Lock Demo"],
+        cwd=tmp_path,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert created.returncode == 0, created.stderr
+    assert "Locked the dependencies in uv.lock." in created.stdout
+    project = tmp_path / "project"
+    assert git(project, "ls-files", "uv.lock").strip() == "uv.lock"
+    make(project, "install")
+    assert git(project, "status", "--porcelain") == ""
+
+    climbed = subprocess.run(
+        [cli, "climb"],
+        cwd=project,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert climbed.returncode == 0, climbed.stdout + climbed.stderr
+    assert " M uv.lock" in git(project, "status", "--porcelain").splitlines()
+    commit_all(project, "level 2")
+    make(project, "install")
+    assert git(project, "status", "--porcelain") == ""

@@ -85,9 +85,11 @@ def cmd_new(args: argparse.Namespace, catalogue: Catalogue) -> int:
         template=args.template,
         vcs_ref=args.vcs_ref,
         init_git=not args.no_git,
+        lock=not args.no_lock,
     )
     level = catalogue.level(result.level)
     print(f"Created {args.dest}: level {level.label}, {result.files} files, template {result.ref}.")
+    print(result.lock_note)
     print(result.git_note)
     steps = " && ".join(f"make {step}" for step in level.first_steps)
     print(f"Next: cd {args.dest} && {steps}   (MLOPS_LEVEL.md says what this level gives)")
@@ -186,6 +188,8 @@ def cmd_climb(args: argparse.Namespace, catalogue: Catalogue) -> int:
 
 def report_outcome(outcome: Outcome) -> bool:
     """Print the files a climb or update touched; True when conflicts remain."""
+    for note in outcome.notes:
+        print(note)
     for verb, paths in (
         ("added", outcome.added),
         ("changed", outcome.changed),
@@ -343,6 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--template", help="template source to record (a git URL or path)")
     new.add_argument("--vcs-ref", help="template version (git tag or commit)")
     new.add_argument("--no-git", action="store_true", help="do not create a git repository")
+    new.add_argument(
+        "--no-lock", action="store_true", help="do not write uv.lock (with the uv on PATH)"
+    )
     new.set_defaults(handler=cmd_new)
 
     status = commands.add_parser("status", help="level, template version and a level doctor")

@@ -4,9 +4,10 @@ import io
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 from contextlib import nullcontext, redirect_stderr
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from filecmp import cmp
 from functools import cache
 from pathlib import Path
@@ -67,6 +68,24 @@ class Created:
     files: int
     ref: str
     git_note: str
+    lock_note: str
+
+
+def lock_dependencies(path: Path) -> str:
+    """Write uv.lock with the uv on PATH, so the lock belongs to the change; says what happened."""
+    uv = shutil.which("uv")
+    if uv is None:
+        return "uv is not on PATH: `make install` writes uv.lock; commit it."
+    try:
+        result = subprocess.run(
+            [uv, "lock", "--quiet"], cwd=path, capture_output=True, text=True, timeout=600
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"uv could not lock the dependencies ({error}): `make install` writes uv.lock."
+    if result.returncode != 0:
+        reason = (result.stderr.strip().splitlines() or ["no message"])[-1]
+        return f"uv could not lock the dependencies ({reason}): `make install` writes uv.lock."
+    return "Locked the dependencies in uv.lock."
 
 
 def _initial_commit(dest: Path, ref: str, inside_repo: bool) -> str:
@@ -91,6 +110,7 @@ def new_project(
     template: str | None,
     vcs_ref: str | None,
     init_git: bool,
+    lock: bool = True,
 ) -> Created:
     """Render into a hidden sibling folder, then rename it to `dest`: all or nothing."""
     src, ref = resolve_source(template, vcs_ref)
@@ -113,6 +133,7 @@ def new_project(
             write_source(staging, EMBEDDED_SOURCE)
         project = load_project(staging)
         files = sum(1 for p in staging.rglob("*") if p.is_file() and ".git" not in p.parts)
+        lock_note = lock_dependencies(staging) if lock else "Not locked (--no-lock)."
         note = "No git repository was created (--no-git)."
         if init_git:
             note = _initial_commit(staging, project.template_version, inside_repo)
@@ -124,7 +145,7 @@ def new_project(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(temporary, ignore_errors=True)
-    return Created(project.level, files, project.template_version, note)
+    return Created(project.level, files, project.template_version, note, lock_note)
 
 
 def preflight(project: Project) -> None:
@@ -150,9 +171,10 @@ class Outcome:
     changed: list[str]
     deleted: list[str]
     conflicts: list[str]
+    notes: list[str] = field(default_factory=list)
 
 
-def _outcome(path: Path) -> Outcome:
+def _outcome(path: Path, notes: list[str] | None = None) -> Outcome:
     # -z: names come verbatim (spaces, non-ASCII), never quoted; renames are not tracked here.
     entries = git(path, "status", "--porcelain", "-z", "--untracked-files=all").split("\0")
     added, changed, deleted, conflicts = [], [], [], []
@@ -170,7 +192,7 @@ def _outcome(path: Path) -> Outcome:
         file = path / name
         if file.is_file() and CONFLICT_MARKER in file.read_text(errors="ignore"):
             conflicts.append(name)
-    return Outcome(added, changed, deleted, sorted(set(conflicts)))
+    return Outcome(added, changed, deleted, sorted(set(conflicts)), notes or [])
 
 
 def climb_data(project: Project, from_file: dict, given: dict) -> dict:
@@ -238,7 +260,10 @@ def _staged_update(
 
     def change(staged: Project) -> Outcome:
         _copier_update(staged, data, vcs_ref)
-        return _outcome(staged.path)
+        notes = []
+        if (staged.path / "uv.lock").is_file():  # keep the committed lock in step with pyproject
+            notes.append(lock_dependencies(staged.path))
+        return _outcome(staged.path, notes)
 
     return run_staged(project, summary, command, change, prepare, settle)
 
