@@ -10,6 +10,7 @@ with an older version can still be updated offline.
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 from importlib.resources import files
 from pathlib import Path
@@ -55,6 +56,38 @@ def is_embedded(source: str) -> bool:
 def reachable_source(source: str) -> str:
     """A source copier can read on this machine for what the project recorded."""
     return str(ensure_template_repo()[0]) if is_embedded(source) else source
+
+
+RELEASE_TAG = re.compile(r"v\d+\.\d+\.\d+")
+
+
+def _history_source() -> Path | None:
+    """Where the released versions of the template come from: the wheel or the checkout.
+
+    A wheel carries `history.bundle` (a git bundle of every release, made when
+    the wheel was built); a source checkout has its own release tags.
+    """
+    root = template_root()
+    if (root / "history.bundle").is_file():
+        return root / "history.bundle"
+    return root if (root / ".git").exists() else None
+
+
+def _import_history(repo: Path) -> None:
+    """Add every released version the cache lacks, so older projects still update."""
+    source = _history_source()
+    if source is None:
+        return
+    listing = git(repo, "ls-remote", "--tags", "--refs", str(source), check=False)
+    have = set(_git(repo, "tag", "--list").split())
+    wanted = [
+        tag
+        for line in listing.splitlines()
+        if RELEASE_TAG.fullmatch(tag := line.split("refs/tags/")[-1]) and tag not in have
+    ]
+    if wanted:
+        refspecs = [f"refs/tags/{tag}:refs/tags/{tag}" for tag in wanted]
+        _git(repo, "fetch", "--quiet", "--no-tags", str(source), *refspecs)
 
 
 def has_version(repo: Path, tag: str) -> bool:
@@ -104,4 +137,5 @@ def ensure_template_repo() -> tuple[Path, str]:
         if not tags:
             tags = [_next_tag(repo)]
             _git(repo, "tag", tags[0])
+        _import_history(repo)
     return repo, tags[0]
