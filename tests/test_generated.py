@@ -270,8 +270,14 @@ def test_level3_lint_and_tests_pass(level3: Path) -> None:
     assert "All checks passed!" in make(level3, "lint").stdout
     output = make(level3, "test").stdout
     assert " failed" not in output and " error" not in output
-    for name in ("test_service", "test_gate", "test_ab", "test_bundle", "test_live"):
+    for name in ("test_service", "test_gate", "test_ab", "test_bundle"):
         assert f"tests/deployment/{name}.py" in output
+    # The unit tier starts no service: the live tests are the integration tier's.
+    assert "tests/deployment/test_live.py" not in output and " deselected" in output
+    integration = make(level3, "integration").stdout
+    assert " passed" in integration and " failed" not in integration
+    assert "tests/deployment/test_live.py" in integration
+    assert "tests/deployment/test_service.py" not in integration
 
 
 def free_port() -> int:
@@ -410,8 +416,14 @@ def test_level4_lint_and_tests_pass(level4: Path) -> None:
     assert "All checks passed!" in make(level4, "lint").stdout
     output = make(level4, "test").stdout
     assert " failed" not in output and " error" not in output
-    for name in ("test_predictions", "test_metrics", "test_drift", "test_loop"):
+    for name in ("test_predictions", "test_metrics", "test_drift"):
         assert f"tests/deployment/{name}.py" in output
+    assert "tests/deployment/test_loop.py" not in output
+    # The end-to-end loop (drift, retrain, gate, promote, hot swap) is an integration test.
+    integration = make(level4, "integration").stdout
+    assert " passed" in integration and " failed" not in integration
+    for name in ("test_live", "test_loop"):
+        assert f"tests/deployment/{name}.py" in integration
 
 
 SHIFTED_TRAFFIC = """
