@@ -384,9 +384,12 @@ def test_level3_train_gate_serve_compare_and_record(level3: Path) -> None:
 
 def test_level3_gate_stops_a_challenger_that_does_not_beat_the_champion(level3: Path) -> None:
     params = level3 / "params.yaml"
-    params.write_text(params.read_text().replace("min_improvement: 0.0", "min_improvement: 0.5"))
+    # A model unlike any registered one, so training registers a new challenger (an unchanged
+    # model points the challenger at the version that already holds it).
+    text = params.read_text().replace("min_improvement: 0.0", "min_improvement: 0.5")
+    params.write_text(text.replace("  c: 1.0 #", "  c: 0.7 #"))
     try:
-        make(level3, "train")
+        assert "is the challenger" in make(level3, "train").stdout
         result = subprocess.run(
             ["make", "validate"], cwd=level3, env=ENV, capture_output=True, text=True
         )
