@@ -1,5 +1,6 @@
 """Shared fixtures: one tagged template repository and one render per level, per session."""
 
+import ast
 import os
 import subprocess
 import sys
@@ -64,6 +65,20 @@ def snapshot(path: Path) -> dict[str, bytes]:
         for p in sorted(path.rglob("*"))
         if p.is_file() and not skip & set(p.relative_to(path).parts)
     }
+
+
+def project_commands(project: Path, package: str = "demo_model") -> set[str]:
+    """The subcommands of a generated project's own command line (its cli.COMMANDS whose
+    module the project holds), read from the files without running them."""
+    source = project / "src" / package
+    tree = ast.parse((source / "cli.py").read_text())
+    table = next(
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "COMMANDS"
+    )
+    commands = ast.literal_eval(table)
+    return {name for name, (module, _) in commands.items() if (source / f"{module}.py").is_file()}
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

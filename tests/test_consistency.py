@@ -10,6 +10,8 @@ import yaml
 from mlops_ladder.catalogue import load_catalogue
 from mlops_ladder.project import make_targets
 
+from .conftest import project_commands
+
 OFFERED = load_catalogue().offered
 
 
@@ -83,3 +85,23 @@ def test_lint_and_coverage_name_the_package(level: int, rendered: dict[int, Path
     assert pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"] == [f"src/{package}"]
     assert pyproject["tool"]["coverage"]["run"]["source"] == [package]
     assert f"--cov={package}" in pyproject["tool"]["pytest"]["ini_options"]["addopts"]
+
+
+@pytest.mark.parametrize("level", [n for n in OFFERED if n >= 1])
+def test_every_command_a_file_calls_exists(level: int, rendered: dict[int, Path]) -> None:
+    """The Makefile, workflows and README call the project's one command line with
+    subcommands that this level's cli.py offers, and a make target of the same name
+    exists for each subcommand that has one."""
+    project = rendered[level]
+    commands = project_commands(project)
+    texts = [project / "Makefile", project / "README.md", *workflow_files(project)]
+    called = {
+        match
+        for path in texts
+        for match in re.findall(r"\bdemo-model ([a-z][\w-]*)", path.read_text())
+    }
+    assert "score" in called
+    assert called <= commands, f"calls missing subcommands: {sorted(called - commands)}"
+    assert not re.search(r"demo-model-(score|train|promote)", "".join(p.read_text() for p in texts))
+    targets = make_targets(project / "Makefile")
+    assert commands - {"score", "train"} <= targets

@@ -96,7 +96,7 @@ def test_level1_scoring_command_scores_rows(level1: Path) -> None:
         ["uv", "run", "python", "-c", script], cwd=level1, env=ENV, check=True, capture_output=True
     )
     result = subprocess.run(
-        ["uv", "run", "demo-model-score", "rows.csv"],
+        ["uv", "run", "demo-model", "score", "rows.csv"],
         cwd=level1,
         env=ENV,
         capture_output=True,

@@ -14,7 +14,7 @@ import yaml
 
 from mlops_ladder.catalogue import load_catalogue
 
-from .conftest import commit_all
+from .conftest import commit_all, project_commands
 
 LEVEL0 = {
     ".copier-answers.yml",
@@ -35,11 +35,15 @@ LEVEL1 = LEVEL0 | {
     ".pre-commit-config.yaml",
     "renovate.json",
     "src/demo_model/__init__.py",
+    "src/demo_model/__main__.py",
+    "src/demo_model/cli.py",
     "src/demo_model/data.py",
+    "src/demo_model/errors.py",
     "src/demo_model/features.py",
     "src/demo_model/model.py",
     "src/demo_model/score.py",
     "tests/conftest.py",
+    "tests/test_cli.py",
     "tests/test_data.py",
     "tests/test_model.py",
     "tests/test_score.py",
@@ -194,7 +198,8 @@ def test_level0_has_no_package_tests_or_ci(rendered: dict[int, Path]) -> None:
 def test_level1_is_an_installable_package_with_a_scoring_command(rendered: dict[int, Path]) -> None:
     pyproject = tomllib.loads((rendered[1] / "pyproject.toml").read_text())
     assert pyproject["build-system"]["build-backend"] == "hatchling.build"
-    assert pyproject["project"]["scripts"] == {"demo-model-score": "demo_model.score:main"}
+    assert pyproject["project"]["scripts"] == {"demo-model": "demo_model.cli:main"}
+    assert project_commands(rendered[1]) == {"score"}
     assert "uv" not in pyproject.get("tool", {})
     assert "--cov=demo_model" in pyproject["tool"]["pytest"]["ini_options"]["addopts"]
 
@@ -253,11 +258,8 @@ def test_dependencies_exist_only_from_their_level(
 
 def test_level2_has_train_and_promote_commands(rendered: dict[int, Path]) -> None:
     scripts = tomllib.loads((rendered[2] / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts == {
-        "demo-model-score": "demo_model.score:main",
-        "demo-model-train": "demo_model.pipeline:main",
-        "demo-model-promote": "demo_model.registry:main",
-    }
+    assert scripts == {"demo-model": "demo_model.cli:main"}
+    assert project_commands(rendered[2]) == {"score", "train", "promote"}
     gitignore = (rendered[2] / ".gitignore").read_text()
     assert "\nmlruns/\n" in gitignore and "\n!data/raw/*.dvc\n" in gitignore
 

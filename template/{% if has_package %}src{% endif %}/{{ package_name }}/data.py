@@ -8,11 +8,13 @@ import pandas as pd
 from pandas.api.types import is_numeric_dtype
 from sklearn.datasets import load_breast_cancer
 
+from .errors import ProjectError
+
 TARGET = "target"
 RAW_DIR = Path("data/raw")
 
 
-class SchemaError(ValueError):
+class SchemaError(ProjectError, ValueError):
     """The data does not have the columns or values the model needs."""
 
 

@@ -14,6 +14,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from .data import TARGET, split_features
+from .errors import ProjectError
 from .features import build_preprocessor
 
 MODEL_PATH = Path("models/model.skops")
@@ -40,7 +41,7 @@ TRUSTED_TYPES = (
 )
 
 
-class UntrustedModelError(ValueError):
+class UntrustedModelError(ProjectError, ValueError):
     """A model file that is not a skops file, or names a type outside TRUSTED_TYPES."""
 
 

@@ -14,7 +14,8 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from .data import SchemaError, snake_case, validate
-from .model import MODEL_PATH, UntrustedModelError, load_model
+from .errors import handle
+from .model import MODEL_PATH, load_model
 
 OUTPUTS = ("prediction", "probability")
 
@@ -78,16 +79,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        model = load_model(args.model)
-        rows = pd.read_csv(args.input)
-        predictions = score(model, rows, keep=[] if args.no_keep else args.keep)
-    except (FileNotFoundError, SchemaError, UntrustedModelError, pd.errors.ParserError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    model = load_model(args.model)
+    rows = pd.read_csv(args.input)
+    predictions = score(model, rows, keep=[] if args.no_keep else args.keep)
     predictions.to_csv(args.output or sys.stdout, index=False)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(handle(main))
