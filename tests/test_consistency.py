@@ -105,3 +105,13 @@ def test_every_command_a_file_calls_exists(level: int, rendered: dict[int, Path]
     assert not re.search(r"demo-model-(score|train|promote)", "".join(p.read_text() for p in texts))
     targets = make_targets(project / "Makefile")
     assert commands - {"score", "train"} <= targets
+
+
+@pytest.mark.parametrize("level", [n for n in OFFERED if n >= 1])
+def test_the_readme_says_where_each_module_belongs(level: int, rendered: dict[int, Path]) -> None:
+    project = rendered[level]
+    readme = (project / "README.md").read_text()
+    section = readme.split("### Where code goes", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"`(\w+\.py)`", section))
+    modules = {path.name for path in (project / "src" / "demo_model").glob("*.py")}
+    assert listed == modules - {"__init__.py"}
