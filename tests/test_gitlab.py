@@ -66,12 +66,9 @@ PINNED_IMAGE = re.compile(r"[\w./-]+(:[\w.-]*\d+\.\d+\.\d+[\w.-]*|@sha256:[0-9a-
 
 # ------------------------------------------------------------------ rendering
 @pytest.fixture(scope="session")
-def gitlab(generate, tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
-    """One render per level from 1 up with ci_provider=gitlab, shared by the session."""
-    base = tmp_path_factory.mktemp("gitlab")
-    return {
-        level: generate(base / f"level{level}", level, ci_provider="gitlab") for level in LEVELS
-    }
+def gitlab(rendered_gitlab: dict[int, Path]) -> dict[int, Path]:
+    """The session's renders with ci_provider=gitlab (tests/conftest.py)."""
+    return rendered_gitlab
 
 
 # ------------------------------------------------------ merging as GitLab does
