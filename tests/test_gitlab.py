@@ -24,7 +24,7 @@ import yaml
 from mlops_ladder.catalogue import load_catalogue
 from mlops_ladder.project import make_targets
 
-from .conftest import commit_all, git
+from .conftest import commit_all, git, tiered
 
 CATALOGUE = load_catalogue()
 LEVELS = [level for level in CATALOGUE.offered if level >= 1]
@@ -561,3 +561,75 @@ def test_level2_training_job_runs_and_keeps_the_model_and_report(
     assert json.loads((workdir / "data/processed/data.json").read_text())
     assert (workdir / "models" / "model.skops").stat().st_size > 0
     assert os.listdir(workdir / "reports")
+
+
+# ------------------------------------------------------------ switching later
+def edit_outside_ci(project: Path) -> None:
+    """A team's edits that have nothing to do with CI: they must survive a switch."""
+    from .test_climb import OUR_FUNCTION, OUR_TEST, edit_like_a_user
+
+    edit_like_a_user(project)
+    with (project / "src/demo_model/features.py").open("a") as features:
+        features.write(OUR_FUNCTION)
+    (project / "tests/test_ratio.py").write_text(OUR_TEST)
+
+
+SWITCHES = [(level, how) for level in LEVELS for how in ("copier update", "mlops-ladder update")]
+
+
+@pytest.mark.parametrize(
+    ("level", "how"),
+    tiered(SWITCHES, fast=[(2, "mlops-ladder update"), (3, "copier update")]),
+)
+def test_switching_to_gitlab_equals_a_fresh_gitlab_copy_with_our_edits(
+    level: int,
+    how: str,
+    rendered: dict[int, Path],
+    rendered_gitlab: dict[int, Path],
+    tmp_path: Path,
+) -> None:
+    from mlops_ladder.embedded import EMBEDDED_SOURCE
+    from mlops_ladder.render import write_source
+
+    from .conftest import run_cli, snapshot
+
+    project = tmp_path / "project"
+    shutil.copytree(rendered[level], project)
+    commit_all(project, "generated with GitHub Actions")
+    edit_outside_ci(project)
+    commit_all(project, "our edits")
+
+    if how == "copier update":
+        command = [sys.executable, "-m", "copier", "update", "--defaults"]
+        command += ["-d", "ci_provider=gitlab", "--vcs-ref=:current:"]
+        result = subprocess.run(command, cwd=project, capture_output=True, text=True)
+    else:
+        result = run_cli("update", "-d", "ci_provider=gitlab", cwd=project)
+        assert "Files deleted: .github/workflows/ci.yml" in result.stdout
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    expected = tmp_path / "expected"
+    shutil.copytree(rendered_gitlab[level], expected)
+    edit_outside_ci(expected)
+    if how != "copier update":  # the CLI records the embedded template's portable source
+        write_source(expected, EMBEDDED_SOURCE)
+    after = snapshot(project)
+    assert not [name for name, data in after.items() if b"<<<<<<<" in data]
+    assert after == snapshot(expected)
+    assert not (project / ".github").exists()
+
+
+def test_update_refuses_a_level_or_an_unknown_provider_and_changes_nothing(
+    rendered: dict[int, Path], tmp_path: Path
+) -> None:
+    from .conftest import assert_refused, run_cli, snapshot
+
+    project = tmp_path / "project"
+    shutil.copytree(rendered[1], project)
+    commit_all(project, "generated")
+    before = snapshot(project)
+    assert_refused(run_cli("update", "-d", "mlops_level=2", cwd=project), "update keeps the level")
+    result = run_cli("update", "-d", "ci_provider=bitbucket", cwd=project)
+    assert_refused(result, "'bitbucket' is not in ['github', 'gitlab']")
+    assert snapshot(project) == before
+    assert git(project, "status", "--porcelain") == ""

@@ -140,6 +140,28 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
     )
 
 
+def ci_table(catalogue: Catalogue) -> str:
+    """What each level adds to CI/CD on each provider, from the capabilities' ci_files."""
+    names = {"github": "GitHub Actions", "gitlab": "GitLab CI/CD"}
+    rows = [
+        "| Level | " + " | ".join(names[p] for p in CI_PROVIDERS) + " |",
+        "| --- |" + " --- |" * len(CI_PROVIDERS),
+    ]
+    for level in catalogue.levels:
+        caps = [cap for cap in catalogue.capabilities if cap.level == level.number and cap.ci_files]
+        if not caps:
+            continue
+        cells = [
+            "; ".join(
+                f"{cap.title}: " + ", ".join(f"`{name}`" for name in cap.ci_files[provider])
+                for cap in caps
+            )
+            for provider in CI_PROVIDERS
+        ]
+        rows.append(f"| {level.number} | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
 def markdown_table(catalogue: Catalogue) -> str:
     """The level table used in README.md and docs/, generated from the catalogue."""
     rows = ["| Level | Name | What it adds | Offered |", "| --- | --- | --- | --- |"]
