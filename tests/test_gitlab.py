@@ -633,3 +633,11 @@ def test_update_refuses_a_level_or_an_unknown_provider_and_changes_nothing(
     assert_refused(result, "'bitbucket' is not in ['github', 'gitlab']")
     assert snapshot(project) == before
     assert git(project, "status", "--porcelain") == ""
+
+
+def test_runbook_says_how_to_stop_the_gitlab_schedule(
+    rendered: dict[int, Path], rendered_gitlab: dict[int, Path]
+) -> None:
+    gitlab_runbook = (rendered_gitlab[4] / "RUNBOOK.md").read_text()
+    assert "Pipeline schedules" in gitlab_runbook and "gh workflow" not in gitlab_runbook
+    assert "gh workflow disable monitor.yml" in (rendered[4] / "RUNBOOK.md").read_text()
