@@ -464,6 +464,88 @@ def test_readme_names_the_gitlab_pipelines(gitlab: dict[int, Path]) -> None:
     assert ".gitlab/ci/" in readme and ".github/workflows/" not in readme
 
 
+# ------------------------------------------------- gitlab-ci-local, if present
+# npm gitlab-ci-local@4.56.2 (the last release for Node 20; it needs rsync): GitLab's
+# merge and rules as another implementation reads them, a check on the helpers above.
+GITLAB_CI_LOCAL = os.environ.get("GITLAB_CI_LOCAL") or shutil.which("gitlab-ci-local")
+needs_gitlab_ci_local = pytest.mark.skipif(
+    not GITLAB_CI_LOCAL, reason="gitlab-ci-local is not installed (npm i -g gitlab-ci-local@4.56.2)"
+)
+COMPARED_KEYS = ("stage", "script", "before_script", "needs", "rules", "environment", "id_tokens")
+
+
+def gitlab_ci_local(project: Path, *args: str) -> str:
+    result = subprocess.run(
+        [str(GITLAB_CI_LOCAL), *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=os.environ | {"HOME": str(project.parent)},  # its cache, away from the user's
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def committed_gitlab(gitlab: dict[int, Path], tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Each level's render in a git repository on main, as gitlab-ci-local needs."""
+    base = tmp_path_factory.mktemp("gitlab-ci-local")
+    projects = {}
+    for level, source in gitlab.items():
+        project = base / f"level{level}" / "project"
+        shutil.copytree(source, project)
+        commit_all(project, "generated")
+        projects[level] = project
+    return projects
+
+
+@needs_gitlab_ci_local
+@pytest.mark.parametrize("level", LEVELS)
+def test_gitlab_ci_local_merges_the_pipeline_as_we_do(level: int, committed_gitlab: dict) -> None:
+    project = committed_gitlab[level]
+    preview = yaml.safe_load(gitlab_ci_local(project, "--preview"))
+    theirs = {
+        name: job
+        for name, job in preview.items()
+        if name not in GLOBAL_KEYS and not name.startswith(".") and isinstance(job, dict)
+    }
+    ours = pipeline_jobs(merged_config(project))
+    assert sorted(theirs) == sorted(ours)
+    for name, job in ours.items():
+        # gitlab-ci-local spells each need out in full ({job: ..., artifacts: true}).
+        needs = [need["job"] for need in theirs[name].get("needs", [])]
+        assert needs == job.get("needs", []), name
+        for key in COMPARED_KEYS:
+            if key != "needs":
+                assert theirs[name].get(key) == job.get(key), (name, key)
+    assert [s for s in preview["stages"] if not s.startswith(".")] == merged_config(project)[
+        "stages"
+    ]
+
+
+def listed_jobs(output: str) -> dict[str, str]:
+    """Job name and `when` from `gitlab-ci-local --list`."""
+    rows = [line.split() for line in output.splitlines()]
+    header = next(n for n, row in enumerate(rows) if row[:1] == ["name"])
+    return {row[0]: row[2] for row in rows[header + 1 :] if len(row) >= 4}
+
+
+@needs_gitlab_ci_local
+@pytest.mark.parametrize(
+    "scenario", [name for name in SCENARIOS if expected_pipeline(4, name) is not None]
+)
+def test_gitlab_ci_local_chooses_the_same_jobs(scenario: str, committed_gitlab: dict) -> None:
+    env = SCENARIOS[scenario]
+    args = ["--list"]
+    for name, value in env.items():
+        args += ["--variable", f"{name}={value}"]
+    if "CI_COMMIT_BRANCH" not in env:  # a merge-request pipeline has no branch variable
+        args += ["--unset-variable", "CI_COMMIT_BRANCH"]
+    listed = listed_jobs(gitlab_ci_local(committed_gitlab[4], *args))
+    assert listed == expected_pipeline(4, scenario)
+
+
 # ------------------------------------------------------------------- slow tier
 def job_env(config: dict, job: dict, project: Path) -> dict[str, str]:
     """What a runner sets for a push pipeline on main, plus the pipeline's own variables."""
