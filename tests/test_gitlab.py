@@ -785,3 +785,18 @@ def test_level3_delivery_jobs_that_need_no_registry_run_in_order(
     )
     record = json.loads((runs / "release-record/reports/release.json").read_text())
     assert RELEASED_IMAGE in json.dumps(record)
+
+
+def test_the_level_docs_say_what_each_level_adds_on_either_provider() -> None:
+    from mlops_ladder.catalogue import ci_table
+
+    from .conftest import ROOT
+
+    table = ci_table(CATALOGUE)
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines()[2:]}
+    assert sorted(rows) == ["1", "2", "3", "4"]
+    for capability in CATALOGUE.capabilities:
+        for names in capability.ci_files.values():
+            for name in names:
+                assert f"`{name}`" in rows[str(capability.level)], name
+    assert "\n<!-- generated: ci-table -->\n" in (ROOT / "docs/reference/levels.md").read_text()
