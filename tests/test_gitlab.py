@@ -800,3 +800,18 @@ def test_the_level_docs_say_what_each_level_adds_on_either_provider() -> None:
             for name in names:
                 assert f"`{name}`" in rows[str(capability.level)], name
     assert "\n<!-- generated: ci-table -->\n" in (ROOT / "docs/reference/levels.md").read_text()
+
+
+def test_status_checks_the_files_of_the_projects_own_provider(
+    rendered_gitlab: dict[int, Path], tmp_path: Path
+) -> None:
+    from mlops_ladder.project import check_health, load_project
+
+    project = tmp_path / "project"
+    shutil.copytree(rendered_gitlab[4], project)
+    assert check_health(load_project(project), CATALOGUE).ok
+    (project / ".gitlab/ci/monitor.yml").unlink()
+    findings = check_health(load_project(project), CATALOGUE).findings
+    assert [(f.capability.id, f.name) for f in findings] == [
+        ("monitoring_ci", ".gitlab/ci/monitor.yml")
+    ]
