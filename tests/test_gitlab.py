@@ -561,9 +561,6 @@ def job_env(config: dict, job: dict, project: Path) -> dict[str, str]:
     }
     for name, value in (config.get("variables", {}) | job.get("variables", {})).items():
         env[name] = str(value)
-    # The runner restores the uv cache (`cache:` in .gitlab-ci.yml); this machine's own
-    # uv cache stands in for it, so the jobs do not download every wheel again.
-    env.pop("UV_CACHE_DIR", None)
     return env
 
 
@@ -579,9 +576,16 @@ def run_job(
 
     `upstream` maps the jobs it needs to their folders: their artifacts are copied in
     first, as the runner downloads them. `variables` stand for those other jobs set.
+    The job's `cache:` paths are restored from, and saved to, `repo`'s sibling
+    folder `runner-cache/` (every job here has the same key, uv.lock), as the runner
+    does: the first job of a test starts with an empty cache and fills it.
     """
     job = pipeline_jobs(config)[name]
     git(repo, "clone", "--quiet", str(repo), str(workdir))
+    [cache] = job["cache"]["paths"] if isinstance(job["cache"], dict) else [[]]
+    store = repo.parent / "runner-cache" / cache
+    if cache and store.is_dir():
+        shutil.move(store, workdir / cache)
     jobs = pipeline_jobs(config)
     for need, folder in (upstream or {}).items():
         assert need in job.get("needs", []), f"{name} does not need {need}"
@@ -601,6 +605,9 @@ def run_job(
         capture_output=True,
         text=True,
     )
+    if cache and (workdir / cache).is_dir():
+        store.parent.mkdir(exist_ok=True)
+        shutil.move(workdir / cache, store)
     assert result.returncode == 0, f"job {name} failed:\n{result.stdout}\n{result.stderr}"
     for pattern in job.get("artifacts", {}).get("paths", []):
         assert list(workdir.glob(pattern.rstrip("/"))), f"{name}: artifact {pattern} is missing"
