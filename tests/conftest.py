@@ -143,6 +143,22 @@ def rendered(generate: Generate, tmp_path_factory: pytest.TempPathFactory) -> di
     return {level: generate(base / f"level{level}", level) for level in load_catalogue().offered}
 
 
+@pytest.fixture(scope="session")
+def rendered_gitlab(
+    generate: Generate, tmp_path_factory: pytest.TempPathFactory
+) -> dict[int, Path]:
+    """One untouched render per level with ci_provider=gitlab; level 0 has no CI to choose."""
+    from mlops_ladder.catalogue import load_catalogue
+
+    base = tmp_path_factory.mktemp("rendered-gitlab")
+    return {
+        level: generate(
+            base / f"level{level}", level, **({"ci_provider": "gitlab"} if level else {})
+        )
+        for level in load_catalogue().offered
+    }
+
+
 @pytest.fixture
 def no_git_identity(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """An environment in which `git commit` fails: no name or e-mail anywhere."""

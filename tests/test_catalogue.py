@@ -53,14 +53,19 @@ def test_minimum_copier_version_has_the_2026_security_fixes() -> None:
     assert version >= (9, 17, 2)
 
 
+@pytest.mark.parametrize("provider", ["github", "gitlab"])
 @pytest.mark.parametrize("level", CATALOGUE.offered)
 def test_capability_files_appear_exactly_from_their_level(
-    level: int, rendered: dict, generate
+    level: int, provider: str, rendered: dict, rendered_gitlab: dict
 ) -> None:
-    project = rendered[level]
+    project = {"github": rendered, "gitlab": rendered_gitlab}[provider][level]
     for capability in CATALOGUE.capabilities:
-        for name in capability.paths("demo_model"):
+        for name in capability.paths("demo_model", provider):
             assert (project / name).exists() == (capability.level <= level), (capability.id, name)
+    other = {"github": "gitlab", "gitlab": "github"}[provider]
+    for capability in CATALOGUE.capabilities:
+        for name in capability.ci_files.get(other, ()):
+            assert not (project / name).exists(), f"{provider} project has {other}'s {name}"
 
 
 @pytest.mark.parametrize("level", CATALOGUE.offered)

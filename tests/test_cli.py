@@ -225,6 +225,7 @@ def test_new_in_a_terminal_asks_nothing_when_the_file_answers_everything(tmp_pat
         "description": "Complete answers",
         "python_version": "3.11",
         "license": "MIT",
+        "ci_provider": "gitlab",
     }
     answers.write_text(yaml.safe_dump(complete))
     _controller, terminal = pty.openpty()
@@ -243,6 +244,7 @@ def test_new_in_a_terminal_asks_nothing_when_the_file_answers_everything(tmp_pat
         process.kill()
     assert process.returncode == 0, err
     assert "level 1 - DevOps, no MLOps" in out
+    assert (tmp_path / "project/.gitlab-ci.yml").is_file()
 
 
 def test_doctor_reads_make_lines_that_declare_several_targets(tmp_path: Path) -> None:

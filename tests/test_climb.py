@@ -321,6 +321,53 @@ def edit_at_level(project: Path, level: int) -> None:
         edit_level3(project)
 
 
+OUR_GITLAB_JOB = """
+our-smoke-test:
+  stage: check
+  script:
+    - uv run demo-model-score --help
+"""
+
+
+def edit_gitlab_project(project: Path) -> None:
+    """A GitLab team's edits: the level-1 code edits, a job of its own, a longer timeout."""
+    edit_like_a_user(project)
+    with (project / "src/demo_model/features.py").open("a") as features:
+        features.write(OUR_FUNCTION)
+    (project / "tests/test_ratio.py").write_text(OUR_TEST)
+    with (project / ".gitlab-ci.yml").open("a") as pipeline:
+        pipeline.write(OUR_GITLAB_JOB)
+    replace_in(project / ".gitlab/ci/ci.yml", "timeout: 20m", "timeout: 30m")
+
+
+GITLAB_PAIRS = [(start, target) for start, target in PAIRS if start >= 1]
+
+
+@pytest.mark.parametrize(
+    ("start", "target"),
+    tiered(GITLAB_PAIRS, fast=[(1, 4)], ids=[f"{n}-to-{m}" for n, m in GITLAB_PAIRS]),
+)
+def test_a_gitlab_climb_equals_a_fresh_copy_and_keeps_our_jobs(
+    start: int, target: int, rendered_gitlab, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(rendered_gitlab[start], project)
+    commit_all(project, f"level {start}")
+    edit_gitlab_project(project)
+    commit_all(project, "our edits")
+
+    climb(project, target)
+
+    expected = tmp_path / "expected"
+    shutil.copytree(rendered_gitlab[target], expected)
+    edit_gitlab_project(expected)
+    after = snapshot(project)
+    assert not [name for name, data in after.items() if b"<<<<<<<" in data]
+    assert after == snapshot(expected)
+    assert OUR_GITLAB_JOB in after[".gitlab-ci.yml"].decode()
+    assert not (project / ".github").exists()
+
+
 @pytest.mark.parametrize(
     ("start", "target"),
     tiered(PAIRS, fast=[(0, 4)], ids=[f"{n}-to-{m}" for n, m in PAIRS]),

@@ -58,20 +58,36 @@ def test_another_python_reaches_every_file(generate, tmp_path: Path) -> None:
     assert len(versions) == 4
 
 
+def gitlab_script_lines(project: Path) -> list[str]:
+    """Every before_script and script line of every job in .gitlab-ci.yml and .gitlab/ci/."""
+    lines = []
+    for path in [project / ".gitlab-ci.yml", *sorted((project / ".gitlab/ci").glob("*.yml"))]:
+        for job in yaml.safe_load(path.read_text()).values():
+            if isinstance(job, dict):
+                for key in ("before_script", "script"):
+                    for line in job.get(key, []):
+                        lines.extend(str(line).splitlines())
+    return lines
+
+
+@pytest.mark.parametrize("provider", ["github", "gitlab"])
 @pytest.mark.parametrize("level", [n for n in OFFERED if n >= 1])
 def test_workflows_call_only_targets_the_makefile_has(
-    level: int, rendered: dict[int, Path]
+    level: int, provider: str, rendered: dict[int, Path], rendered_gitlab: dict[int, Path]
 ) -> None:
-    project = rendered[level]
+    project = {"github": rendered, "gitlab": rendered_gitlab}[provider][level]
     targets = make_targets(project / "Makefile")
     called = set()
-    for workflow in workflow_files(project):
-        for line in run_lines(workflow):
-            for match in re.finditer(r"\bmake\s+(.*)", line):
-                for word in match.group(1).split():
-                    if not re.fullmatch(r"[a-z][\w-]*", word):
-                        break  # a variable (VERSION=...), an option or the end of the command
-                    called.add(word)
+    if provider == "github":
+        lines = [line for workflow in workflow_files(project) for line in run_lines(workflow)]
+    else:
+        lines = gitlab_script_lines(project)
+    for line in lines:
+        for match in re.finditer(r"\bmake\s+(.*)", line):
+            for word in match.group(1).split():
+                if not re.fullmatch(r"[a-z][\w-]*", word):
+                    break  # a variable (VERSION=...), an option or the end of the command
+                called.add(word)
     assert called, "the workflows call no make target"
     assert called <= targets, f"workflows call missing targets: {sorted(called - targets)}"
 

@@ -28,7 +28,8 @@ def text_files(project: Path) -> list[str]:
 
 
 @st.composite
-def climbs(draw: st.DrawFn) -> tuple[int, int, list[tuple]]:
+def climbs(draw: st.DrawFn) -> tuple[int, int, list[tuple], str]:
+    provider = draw(st.sampled_from(["github", "gitlab"]))
     start = draw(st.sampled_from(OFFERED[:-1]))
     target = draw(st.sampled_from([level for level in OFFERED if level > start]))
     edits = draw(
@@ -42,7 +43,7 @@ def climbs(draw: st.DrawFn) -> tuple[int, int, list[tuple]]:
             max_size=6,
         )
     )
-    return start, target, edits
+    return start, target, edits, provider
 
 
 def apply_edits(project: Path, edits: list[tuple]) -> tuple[dict[str, set[str]], set[str]]:
@@ -74,18 +75,25 @@ def apply_edits(project: Path, edits: list[tuple]) -> tuple[dict[str, set[str]],
 
 @given(case=climbs())
 def test_a_climb_never_loses_a_user_edit_silently(
-    case: tuple[int, int, list[tuple]],
+    case: tuple[int, int, list[tuple], str],
     rendered: dict[int, Path],
+    rendered_gitlab: dict[int, Path],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    start, target, edits = case
+    start, target, edits, provider = case
     project = tmp_path_factory.mktemp("property") / "project"
-    shutil.copytree(rendered[start], project)
+    shutil.copytree({"github": rendered, "gitlab": rendered_gitlab}[provider][start], project)
     commit_all(project, "generated")
     markers, deleted = apply_edits(project, edits)
     commit_all(project, "user edits")
 
-    outcome = climb(load_project(project), target)
+    # Level 0 has no CI yet: the climb that brings it asks for the provider.
+    answers = {"ci_provider": provider} if start == 0 else {}
+    outcome = climb(load_project(project), target, answers)
+
+    assert load_project(project).answers["ci_provider"] == provider
+    other = ".github/workflows" if provider == "gitlab" else ".gitlab/ci"
+    assert not list(project.glob(f"{other}/*.yml")), f"a {provider} project got {other}"
 
     conflicted = set(outcome.conflicts)
     for name, expected in markers.items():

@@ -112,6 +112,13 @@ LEVEL4 = LEVEL3 | {
     "tests/deployment/test_predictions.py",
 }
 EXPECTED_FILES = {0: LEVEL0, 1: LEVEL1, 2: LEVEL2, 3: LEVEL3, 4: LEVEL4}
+# With ci_provider=gitlab each level has these instead of its GitHub workflows.
+GITLAB_FILES = {
+    1: {".gitlab-ci.yml", ".gitlab/ci/ci.yml"},
+    2: {".gitlab/ci/train.yml"},
+    3: {".gitlab/ci/deploy.yml", ".gitlab/ci/integration.yml"},
+    4: {".gitlab/ci/monitor.yml"},
+}
 # The runtime and dev dependencies each level brings, and no level below it has.
 NEW_DEPENDENCIES = {
     0: ({"pandas", "scikit-learn", "skops"}, set()),
@@ -141,9 +148,20 @@ def test_exact_file_set(level: int, rendered: dict[int, Path]) -> None:
 
 
 @pytest.mark.parametrize("level", OFFERED)
-def test_no_jinja_leftovers_or_blank_line_noise(level: int, rendered: dict[int, Path]) -> None:
-    for name in files_of(rendered[level]):
-        text = (rendered[level] / name).read_text()
+def test_exact_file_set_on_gitlab(level: int, rendered_gitlab: dict[int, Path]) -> None:
+    github = {name for name in EXPECTED_FILES[level] if name.startswith(".github/")}
+    gitlab = {name for n in range(1, level + 1) for name in GITLAB_FILES[n]}
+    assert files_of(rendered_gitlab[level]) == EXPECTED_FILES[level] - github | gitlab
+
+
+@pytest.mark.parametrize("provider", ["github", "gitlab"])
+@pytest.mark.parametrize("level", OFFERED)
+def test_no_jinja_leftovers_or_blank_line_noise(
+    level: int, provider: str, rendered: dict[int, Path], rendered_gitlab: dict[int, Path]
+) -> None:
+    project = {"github": rendered, "gitlab": rendered_gitlab}[provider][level]
+    for name in files_of(project):
+        text = (project / name).read_text()
         assert not JINJA_LEFTOVER.search(text), name
         if text:
             assert text.endswith("\n") and not text.endswith("\n\n"), name

@@ -35,13 +35,20 @@ def test_schema_has_every_question_and_no_computed_value() -> None:
     assert "catalogue" not in properties and "project_slug" not in properties
     assert properties["mlops_level"]["enum"] == list(load_catalogue().offered)
     assert properties["dvc_remote"]["enum"] == ["local", "s3", "gs", "azure"]
+    assert properties["ci_provider"]["enum"] == ["github", "gitlab"]
+    assert properties["ci_provider"]["default"] == "github"
 
 
+@pytest.mark.parametrize("provider", ["github", "gitlab"])
 @pytest.mark.parametrize("level", load_catalogue().offered)
-def test_every_generated_answers_file_is_valid(level: int, rendered: dict[int, Path]) -> None:
-    answers = yaml.safe_load((rendered[level] / ".copier-answers.yml").read_text())
+def test_every_generated_answers_file_is_valid(
+    level: int, provider: str, rendered: dict[int, Path], rendered_gitlab: dict[int, Path]
+) -> None:
+    project = {"github": rendered, "gitlab": rendered_gitlab}[provider][level]
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     VALIDATOR.validate(answers)
     check_answers(answers, source="answers")
+    assert answers.get("ci_provider") == (provider if level >= 1 else None)
 
 
 @pytest.mark.parametrize(
@@ -52,6 +59,7 @@ def test_every_generated_answers_file_is_valid(level: int, rendered: dict[int, P
         ({"mlops_level": 9}, "mlops_level is 9; choose one of 0, 1, 2"),
         ({"license": "GPL"}, "license is 'GPL'; choose one of MIT, BSD-3-Clause, Proprietary"),
         ({"dvc_remote": "ftp"}, "dvc_remote is 'ftp'; choose one of local, s3, gs, azure"),
+        ({"ci_provider": "bitbucket"}, "ci_provider is 'bitbucket'; choose one of github, gitlab"),
         ({"project_name": ["a", "list"]}, "project_name must be a string"),
         ({"copyright_year": 2026}, "copyright_year must be a string, not int 2026 (quote it"),
     ],

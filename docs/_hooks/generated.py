@@ -9,7 +9,7 @@ import argparse
 import re
 from pathlib import Path
 
-from mlops_ladder.catalogue import load_catalogue, markdown_table
+from mlops_ladder.catalogue import ci_table, load_catalogue, markdown_table
 from mlops_ladder.cli import build_parser
 
 DECISIONS = Path(__file__).resolve().parents[1] / "decisions"
@@ -27,10 +27,17 @@ def capabilities() -> str:
                 continue
             files = ", ".join(f"`{name}`" for name in cap.files) or "none"
             targets = ", ".join(f"`make {name}`" for name in cap.make) or "none"
+            per_provider = "".join(
+                f"- files with `ci_provider: {provider}`: "
+                + ", ".join(f"`{name}`" for name in names)
+                + "\n"
+                for provider, names in cap.ci_files.items()
+            )
             parts.append(
                 f"### {cap.title}\n\n{cap.adds}\n\n"
                 f"- id: `{cap.id}` (template flag `has_{cap.id}`)\n"
-                f"- files: {files}\n- make targets: {targets}\n"
+                + ("" if cap.ci_files and not cap.files else f"- files: {files}\n")
+                + f"{per_provider}- make targets: {targets}\n"
             )
     return "\n".join(parts)
 
@@ -91,6 +98,7 @@ def decision_records() -> str:
 
 GENERATORS = {
     "levels-table": lambda: markdown_table(load_catalogue()),
+    "ci-table": lambda: ci_table(load_catalogue()),
     "capabilities": capabilities,
     "cli-reference": cli_reference,
     "decision-records": decision_records,

@@ -4,7 +4,7 @@ levels.yml is the single source of truth: copier.yml includes it to render the
 template, and this module reads the same file for the CLI, the docs and the tests.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -22,6 +22,11 @@ class NotOffered(LadderError):
     """A level the template does not offer."""
 
 
+# The ci_provider answers (copier.yml); a project without one (level 0) counts as GitHub.
+CI_PROVIDERS = ("github", "gitlab")
+DEFAULT_CI_PROVIDER = CI_PROVIDERS[0]
+
+
 @dataclass(frozen=True)
 class Capability:
     id: str
@@ -30,9 +35,17 @@ class Capability:
     adds: str
     files: tuple[str, ...]
     make: tuple[str, ...]
+    # A CI/CD capability's files on each CI provider, beside the files every provider has.
+    ci_files: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
 
-    def paths(self, package_name: str) -> list[str]:
-        return [name.replace("{package_name}", package_name) for name in self.files]
+    def files_for(self, ci_provider: str = DEFAULT_CI_PROVIDER) -> tuple[str, ...]:
+        """The files this capability brings to a project on `ci_provider`."""
+        return self.files + self.ci_files.get(ci_provider, ())
+
+    def paths(self, package_name: str, ci_provider: str = DEFAULT_CI_PROVIDER) -> list[str]:
+        return [
+            name.replace("{package_name}", package_name) for name in self.files_for(ci_provider)
+        ]
 
 
 @dataclass(frozen=True)
@@ -116,12 +129,37 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
                 adds=cap["adds"],
                 files=tuple(cap["files"]),
                 make=tuple(cap["make"]),
+                ci_files={
+                    provider: tuple(names) for provider, names in cap.get("ci_files", {}).items()
+                },
             )
             for key, cap in body["capabilities"].items()
         ),
         offered=tuple(sorted(choices.values())),
         choice_labels=dict(choices),
     )
+
+
+def ci_table(catalogue: Catalogue) -> str:
+    """What each level adds to CI/CD on each provider, from the capabilities' ci_files."""
+    names = {"github": "GitHub Actions", "gitlab": "GitLab CI/CD"}
+    rows = [
+        "| Level | " + " | ".join(names[p] for p in CI_PROVIDERS) + " |",
+        "| --- |" + " --- |" * len(CI_PROVIDERS),
+    ]
+    for level in catalogue.levels:
+        caps = [cap for cap in catalogue.capabilities if cap.level == level.number and cap.ci_files]
+        if not caps:
+            continue
+        cells = [
+            "; ".join(
+                f"{cap.title}: " + ", ".join(f"`{name}`" for name in cap.ci_files[provider])
+                for cap in caps
+            )
+            for provider in CI_PROVIDERS
+        ]
+        rows.append(f"| {level.number} | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
 
 
 def markdown_table(catalogue: Catalogue) -> str:

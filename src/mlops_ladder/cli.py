@@ -206,15 +206,32 @@ def report_outcome(outcome: Outcome) -> bool:
     return bool(outcome.conflicts)
 
 
+def update_answers(args: argparse.Namespace) -> dict:
+    """The -d answers an update changes (say ci_provider=gitlab), checked; never the level."""
+    if any(pair.partition("=")[0].strip() == "mlops_level" for pair in args.data):
+        raise LadderError("update keeps the level: climb with `mlops-ladder climb --to N`")
+    given = parse_pairs(args.data)
+    check_answers(given, source="-d", typed=False)
+    return given
+
+
 def cmd_update(args: argparse.Namespace, catalogue: Catalogue) -> int:
     if (done := finish_or_undo(args)) is not None:
         return done
+    answers = update_answers(args)
     project = load_project(args.path)
-    version, outcome = update(project, args.vcs_ref, args.template)
-    print(
-        f"Updated {project.path.name} from template {project.template_version} to {version}, "
-        f"still at level {project.level}."
-    )
+    version, outcome = update(project, args.vcs_ref, args.template, answers)
+    if version == project.template_version:
+        changed = ", ".join(f"{key}={value}" for key, value in answers.items())
+        print(
+            f"Changed {changed} in {project.path.name} "
+            f"at template {version}, level {project.level}."
+        )
+    else:
+        print(
+            f"Updated {project.path.name} from template {project.template_version} to {version}, "
+            f"still at level {project.level}."
+        )
     if args.template:
         print(f"The project now records its template as {load_project(project.path).template}.")
     if report_outcome(outcome):
@@ -372,6 +389,14 @@ def build_parser() -> argparse.ArgumentParser:
     upd.add_argument("--vcs-ref", help="template version to update to (default: the newest tag)")
     upd.add_argument(
         "--template", help="record this source (a git URL or path) for the template from now on"
+    )
+    upd.add_argument(
+        "-d",
+        "--data",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change an answer, e.g. ci_provider=gitlab (at the same version if none is newer)",
     )
     add_recovery_options(upd, "update")
     upd.set_defaults(handler=cmd_update)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from .catalogue import Capability, Catalogue, load_catalogue
+from .catalogue import DEFAULT_CI_PROVIDER, Capability, Catalogue, load_catalogue
 from .errors import LadderError
 
 ANSWERS_FILE = ".copier-answers.yml"
@@ -24,6 +24,11 @@ class Project:
     @property
     def package_name(self) -> str:
         return self.answers.get("package_name", "")
+
+    @property
+    def ci_provider(self) -> str:
+        """The project's CI provider; a level-0 project has none yet and counts as GitHub."""
+        return self.answers.get("ci_provider", DEFAULT_CI_PROVIDER)
 
     @property
     def template(self) -> str | None:
@@ -100,7 +105,7 @@ def check_health(project: Project, catalogue: Catalogue) -> Health:
     health = Health()
     targets = make_targets(project.path / "Makefile")
     for capability in catalogue.up_to(project.level):
-        for name in capability.paths(project.package_name):
+        for name in capability.paths(project.package_name, project.ci_provider):
             health.checked_files += 1
             if not (project.path / name).exists():
                 health.findings.append(Finding(capability, "file", name))

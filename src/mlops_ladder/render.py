@@ -286,13 +286,18 @@ def climb(project: Project, target: int, answers: dict | None = None) -> Outcome
 
 
 def update(
-    project: Project, vcs_ref: str | None = None, template: str | None = None
+    project: Project,
+    vcs_ref: str | None = None,
+    template: str | None = None,
+    answers: dict | None = None,
 ) -> tuple[str, Outcome]:
     """Move the project to a newer template version (the newest tag by default), same level.
 
     `template` re-points the project at another source of the same template (say,
     its git URL instead of a local cache path), so teammates, CI and Renovate can
     update it from then on; the current version is then enough to update to.
+    `answers` change earlier answers (ci_provider=gitlab swaps the CI files); with
+    them, too, the current version is enough.
     """
     preflight(project)
     recorded = project.template
@@ -306,7 +311,7 @@ def update(
             "from: give a source of the same template"
         )
     target = vcs_ref or newer_version(source, project.template_version)
-    if target is None and template:
+    if target is None and (template or answers):
         target = project.template_version
     if target is None:
         raise LadderError(
@@ -316,7 +321,7 @@ def update(
         project,
         f"update to template {target}",
         "update",
-        {"mlops_level": project.level},
+        (answers or {}) | {"mlops_level": project.level},
         target,
         source if template else recorded,
     )
