@@ -109,7 +109,7 @@ def test_ratio_leaves_division_by_zero_missing() -> None:
     assert result.iloc[0] == 0.5 and pd.isna(result.iloc[1])
 """
 OUR_CI_STEP = """      - name: Our smoke test
-        run: uv run demo-model-score --help
+        run: uv run demo-model score --help
 """
 UV = Path(sys.executable).with_name("uv")
 
@@ -325,7 +325,7 @@ OUR_GITLAB_JOB = """
 our-smoke-test:
   stage: check
   script:
-    - uv run demo-model-score --help
+    - uv run demo-model score --help
 """
 
 

@@ -103,14 +103,22 @@ def test_lint_and_coverage_name_the_package(level: int, rendered: dict[int, Path
     assert f"--cov={package}" in pyproject["tool"]["pytest"]["ini_options"]["addopts"]
 
 
+@pytest.mark.parametrize("provider", ["github", "gitlab"])
 @pytest.mark.parametrize("level", [n for n in OFFERED if n >= 1])
-def test_every_command_a_file_calls_exists(level: int, rendered: dict[int, Path]) -> None:
-    """The Makefile, workflows and README call the project's one command line with
+def test_every_command_a_file_calls_exists(
+    level: int, provider: str, rendered: dict[int, Path], rendered_gitlab: dict[int, Path]
+) -> None:
+    """The Makefile, CI files and README call the project's one command line with
     subcommands that this level's cli.py offers, and a make target of the same name
     exists for each subcommand that has one."""
-    project = rendered[level]
+    project = (rendered if provider == "github" else rendered_gitlab)[level]
     commands = project_commands(project)
-    texts = [project / "Makefile", project / "README.md", *workflow_files(project)]
+    ci_files = [
+        *workflow_files(project),
+        *project.glob(".gitlab*.yml"),
+        *project.glob(".gitlab/**/*.yml"),
+    ]
+    texts = [project / "Makefile", project / "README.md", *ci_files]
     called = {
         match
         for path in texts

@@ -362,7 +362,7 @@ def test_monitoring_starts_delivery_only_when_the_check_says_retrain(
     assert "id_tokens" not in check, "the drift check itself needs no cloud credentials"
     assert check["needs"] == ["prediction-logs"]
     script = "\n".join(check["script"])
-    assert script.index("-retrain --dry-run") < script.index("trigger/pipeline")
+    assert script.index(" retrain --dry-run") < script.index("trigger/pipeline")
     trigger = script[script.index("elif") :]
     assert trigger.startswith('elif [ "$(') and '= "retrain" ]; then' in trigger
     assert '--form "variables[PIPELINE]=deploy"' in trigger
