@@ -1,4 +1,4 @@
-"""The mlops-ladder command line: new, status, climb, update and levels."""
+"""The mlops-ladder command line: new, status, climb, update, assess and levels."""
 
 import argparse
 import json
@@ -10,6 +10,8 @@ from pathlib import Path
 import yaml
 
 from . import __version__
+from .assess import assess, render_text
+from .assess import schema_json as assessment_schema_json
 from .catalogue import Catalogue, load_catalogue, markdown_table, plan_climb
 from .errors import LadderError, report
 from .fleet import fleet_change, fleet_status, read_paths
@@ -223,6 +225,18 @@ def cmd_update(args: argparse.Namespace, catalogue: Catalogue) -> int:
     return 0
 
 
+def cmd_assess(args: argparse.Namespace, catalogue: Catalogue) -> int:
+    if args.schema:
+        print(assessment_schema_json(catalogue), end="")
+        return 0
+    result = assess(args.path, catalogue)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(render_text(result, catalogue), end="")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace, catalogue: Catalogue) -> int:
     print(schema_json(), end="")
     return 0
@@ -397,6 +411,17 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--to", type=int, help="target level (default: each one's next)")
             add_answer_options(sub)
         sub.set_defaults(handler=cmd_fleet_status if action == "status" else cmd_fleet_change)
+
+    check = commands.add_parser(
+        "assess",
+        help="measure any repository against the levels, from its files (changes nothing)",
+    )
+    check.add_argument("path", type=Path, nargs="?", default=Path.cwd())
+    check.add_argument("--json", action="store_true", help="print the assessment as JSON")
+    check.add_argument(
+        "--schema", action="store_true", help="print the JSON Schema of the --json output"
+    )
+    check.set_defaults(handler=cmd_assess)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of answers files")
     schema.set_defaults(handler=cmd_schema)
