@@ -383,3 +383,22 @@ def test_assess_defaults_to_the_current_folder(rendered: dict) -> None:
     assert "      + test files: tests/conftest.py" not in result.stdout
     assert "      + test files: tests/test_data.py\n" in result.stdout
     assert "Next: mlops-ladder climb --to 2\n" in result.stdout
+
+
+def test_the_capability_reference_shows_every_detection_rule() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("hook", ROOT / "docs/_hooks/generated.py")
+    assert spec and spec.loader
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    page = hook.capabilities()
+    for cap_id, checks in detection_rules().items():
+        section = page[page.index(f"- id: `{cap_id}`") :]
+        section = section[: section.find("\n### ")]
+        for check in checks:
+            assert f"- {check.what}" in section, (cap_id, check.what)
+            for alternative in check.alternatives:
+                assert f"`{alternative.files[0]}`" in section, (cap_id, alternative)
+                for pattern in alternative.contains:
+                    assert f"`{pattern}`" in section, (cap_id, pattern)
