@@ -235,6 +235,15 @@ class Tree:
         self.root = root
         self.paths = self._walk()
         self._text: dict[str, str | None] = {}
+        self._globbed: dict[str, list[str]] = {}
+        # Most globs end in a plain name or extension: only those files are tried.
+        self._by_name: dict[str, list[str]] = {}
+        self._by_suffix: dict[str, list[str]] = {}
+        for path in self.paths:
+            name = path.rsplit("/", 1)[-1].lower()
+            self._by_name.setdefault(name, []).append(path)
+            if "." in name:
+                self._by_suffix.setdefault(name.rsplit(".", 1)[-1], []).append(path)
 
     def _walk(self) -> list[str]:
         found = []
@@ -249,14 +258,29 @@ class Tree:
             found.extend(prefix + name for name in sorted(files))
         return found
 
+    def _candidates(self, glob: str) -> list[str]:
+        last = glob.rsplit("/", 1)[-1].lower()
+        if not any(char in last for char in "*?"):
+            return self._by_name.get(last, [])
+        tail = re.split(r"[*?]", last)[-1]
+        if "." in tail and tail.rsplit(".", 1)[-1]:
+            return self._by_suffix.get(tail.rsplit(".", 1)[-1], [])
+        return [path for path in self.paths if path.lower().endswith(tail)]
+
+    def globbed(self, glob: str) -> list[str]:
+        """The files a glob matches, in the order of the walk."""
+        if glob not in self._globbed:
+            regex = glob_regex(glob)
+            self._globbed[glob] = [p for p in self._candidates(glob) if regex.fullmatch(p)]
+        return self._globbed[glob]
+
     def matching(self, alternative: Alternative) -> list[tuple[str, str]]:
         """(path, glob) of every file an alternative names, in the order of its globs."""
         hits = []
         seen = set()
         for glob in alternative.files:
-            regex = glob_regex(glob)
-            for path in self.paths:
-                if path in seen or not regex.fullmatch(path):
+            for path in self.globbed(glob):
+                if path in seen:
                     continue
                 if any(glob_regex(ex).fullmatch(path) for ex in alternative.exclude):
                     continue
