@@ -255,7 +255,8 @@ def ccds_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def ccds_project(template: Path, dest: Path) -> Path:
     """A project generated from the template, with a user's notebook and code, in git."""
-    cookiecutter(str(template), no_input=True, output_dir=str(dest))
+    home = {"cookiecutters_dir": str(dest / ".cc"), "replay_dir": str(dest / ".cc-replay")}
+    cookiecutter(str(template), no_input=True, output_dir=str(dest), default_config=home)
     project = dest / "churn-study"
     write(
         project,

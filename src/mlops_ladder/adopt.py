@@ -198,9 +198,12 @@ def _packages(root: Path) -> list[str]:
 
 
 def _from_git(root: Path, found: Inferred) -> None:
-    for key, question in (("user.name", "author_name"), ("user.email", "author_email")):
-        value = git(root, "config", "--get", key, check=False).strip()
-        found.offer(question, value, f"git config {key}")
+    """The author of the repository's next commit, as git sees it (config or environment)."""
+    ident = git(root, "var", "GIT_AUTHOR_IDENT", check=False)
+    match = re.match(r"(.+?) <([^>]*)>", ident)
+    if match:
+        found.offer("author_name", match.group(1), "git's author")
+        found.offer("author_email", match.group(2), "git's author")
 
 
 def infer_answers(root: Path) -> Inferred:
