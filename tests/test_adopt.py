@@ -230,3 +230,23 @@ def test_an_ignored_file_of_the_user_is_kept(ccds_template: Path, tmp_path: Path
     result = adopt(project, 0)
     assert "  keep     .python-version" in result.stdout.splitlines()
     assert (project / ".python-version").read_text() == "3.12.1\n"
+
+
+def test_a_climb_conflict_keeps_base_ours_and_theirs_in_the_index(tmp_path: Path) -> None:
+    """Staged conflicts are applied with every stage, so `git checkout --ours` works."""
+    from .test_cli import new_project
+
+    project = new_project(tmp_path, "--level", "1", "--no-lock")
+    makefile = project / "Makefile"
+    ours = makefile.read_text().replace(
+        "# --- Your own targets go below this line. ---",
+        ".PHONY: ours\nours:\n\techo ours\n\n# --- Your own targets go below this line. ---",
+    )
+    makefile.write_text(ours)
+    commit_all(project, "our target")
+    result = run_cli("climb", "--to", "2", cwd=project)
+    assert result.returncode == 1 and "Conflicts in 1 file(s): Makefile" in result.stdout
+    stages = [line.split()[2] for line in git(project, "ls-files", "-u", "Makefile").splitlines()]
+    assert stages == ["1", "2", "3"]
+    git(project, "checkout", "--ours", "--", "Makefile")
+    assert makefile.read_text() == ours
