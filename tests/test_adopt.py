@@ -1,7 +1,10 @@
 """`mlops-ladder adopt`: an existing repository comes under the template, losing no line."""
 
 import json
+import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,7 @@ import yaml
 from mlops_ladder.adopt import infer_answers
 from mlops_ladder.embedded import EMBEDDED_SOURCE
 
-from .conftest import assert_refused, commit_all, git, run_cli, snapshot, tiered
+from .conftest import CLI, assert_refused, commit_all, git, run_cli, snapshot, tiered
 from .test_assess import CCDS_CONTEXT, CCDS_FILES, assess_json, ccds_project, write
 
 MIT = (
@@ -250,3 +253,61 @@ def test_a_climb_conflict_keeps_base_ours_and_theirs_in_the_index(tmp_path: Path
     assert stages == ["1", "2", "3"]
     git(project, "checkout", "--ours", "--", "Makefile")
     assert makefile.read_text() == ours
+
+
+def adopt_interrupted(project: Path, point: str, signum: int) -> subprocess.CompletedProcess:
+    """Run `adopt --level 1`, send `signum` when it reaches `point`, and wait for it to end."""
+    paused = project.parent / "paused"
+    paused.unlink(missing_ok=True)
+    env = os.environ | {"MLOPS_LADDER_PAUSE_AT": point, "MLOPS_LADDER_PAUSE_FILE": str(paused)}
+    process = subprocess.Popen(
+        [str(CLI), "adopt", "--level", "1"],
+        cwd=project,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not paused.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "adopt never reached its pause point"
+        time.sleep(0.02)
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=60)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def test_an_interrupted_adopt_changes_nothing(ccds_template: Path, tmp_path: Path) -> None:
+    project = user_project(ccds_template, tmp_path)
+    before = snapshot(project)
+    result = adopt_interrupted(project, "render", signal.SIGINT)
+    assert result.returncode == 130
+    assert result.stderr == "mlops-ladder: cancelled: nothing was changed\n"
+    assert snapshot(project) == before and git(project, "status", "--porcelain") == ""
+    assert not (project / ".git" / "mlops-ladder").exists()
+
+
+@pytest.mark.slow
+def test_an_adopt_killed_while_writing_can_be_undone_or_finished(
+    ccds_template: Path, tmp_path: Path
+) -> None:
+    project = user_project(ccds_template, tmp_path)
+    before = snapshot(project)
+    assert adopt_interrupted(project, "apply", signal.SIGKILL).returncode == -signal.SIGKILL
+    refused = run_cli("adopt", "--level", "1", cwd=project)
+    assert_refused(refused, "run `mlops-ladder adopt --continue` to finish it")
+    undone = run_cli("adopt", "--abort", cwd=project)
+    assert undone.returncode == 0, undone.stderr
+    assert snapshot(project) == before and git(project, "status", "--porcelain") == ""
+    # Killed again, then finished: the same result as an adopt never interrupted.
+    assert adopt_interrupted(project, "apply", signal.SIGKILL).returncode == -signal.SIGKILL
+    assert run_cli("adopt", "--continue", cwd=project).returncode == 0
+    status = git(project, "status", "--porcelain").splitlines()
+    assert sorted(line[3:] for line in status if line.startswith("AA ")) == [
+        "LICENSE",
+        "Makefile",
+        "README.md",
+        "pyproject.toml",
+    ]

@@ -24,6 +24,7 @@ step, so a refused or interrupted adopt leaves the repository as it was.
 import configparser
 import json
 import re
+import shutil
 import subprocess
 import tempfile
 import tomllib
@@ -39,7 +40,7 @@ from .gitcmd import git, is_git_repo
 from .project import ANSWERS_FILE, Project
 from .render import _render, copier_message, preflight, resolve_source, write_source
 from .schema import answers_schema
-from .transaction import run_staged
+from .transaction import refuse_if_pending, run_staged
 
 UNION_FILES = frozenset({".gitignore", ".dockerignore", ".dvcignore"})
 OURS_LABEL = "before adopting"
@@ -270,14 +271,15 @@ def _render_at(level: int, answers: dict, dest: Path) -> str:
 def _check_repository(root: Path) -> Project:
     if not root.is_dir():
         raise LadderError(f"{root} is not a directory: give the folder of a git repository")
-    if (root / ANSWERS_FILE).exists():
-        raise LadderError(
-            f"{root} already has {ANSWERS_FILE}: it is on the ladder, use `mlops-ladder climb`"
-        )
     if not is_git_repo(root):
         raise LadderError(
             f"{root} is not a git repository: run `git init && git add -A && "
             "git commit -m init` first"
+        )
+    refuse_if_pending(root)  # an adopt killed while it wrote: --continue or --abort
+    if (root / ANSWERS_FILE).exists():
+        raise LadderError(
+            f"{root} already has {ANSWERS_FILE}: it is on the ladder, use `mlops-ladder climb`"
         )
     if not git(root, "rev-parse", "--verify", "--quiet", "HEAD", check=False).strip():
         raise LadderError(f"{root} has no commit yet: commit your files first")
@@ -290,21 +292,28 @@ def _check_repository(root: Path) -> Project:
 
 
 def plan_adoption(path: Path, level: int, given: dict) -> tuple[Plan, Path]:
-    """What adopting at `level` does, from a render in a scratch folder (kept for apply)."""
+    """What adopting at `level` does, from a render in a scratch folder.
+
+    The caller removes the scratch folder (`rendered.parent`) when done with it.
+    """
     root = path.resolve()
     _check_repository(root)
     inferred = infer_answers(root)
     answers = inferred.answers | given
     scratch = Path(tempfile.mkdtemp(prefix="mlops-ladder-adopt-"))
     rendered = scratch / "render"
-    version = _render_at(level, answers, rendered)
-    tracked = _tracked(root)
-    names = sorted(
-        p.relative_to(rendered).as_posix()
-        for p in rendered.rglob("*")
-        if p.is_file() or p.is_symlink()
-    )
-    files = {name: _classify(root, rendered, name, tracked) for name in names}
+    try:
+        version = _render_at(level, answers, rendered)
+        tracked = _tracked(root)
+        names = sorted(
+            p.relative_to(rendered).as_posix()
+            for p in rendered.rglob("*")
+            if p.is_file() or p.is_symlink()
+        )
+        files = {name: _classify(root, rendered, name, tracked) for name in names}
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
     plan = Plan(level, version, answers, inferred, files, len(tracked - set(names)))
     package = answers.get("package_name")
     if package and (root / package / "__init__.py").is_file():
