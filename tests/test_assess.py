@@ -228,12 +228,12 @@ CCDS_FILES = {
     "{{cookiecutter.repo_name}}/notebooks/.gitkeep": "",
     "{{cookiecutter.repo_name}}/reports/figures/.gitkeep": "",
     f"{MODULE}/__init__.py": "",
-    f"{MODULE}/config.py": "from pathlib import Path\n",
-    f"{MODULE}/dataset.py": "import typer\n",
-    f"{MODULE}/features.py": "import typer\n",
+    f"{MODULE}/config.py": '"""Paths."""\n\nfrom pathlib import Path\n\nDATA = Path("data")\n',
+    f"{MODULE}/dataset.py": '"""Make the dataset."""\n',
+    f"{MODULE}/features.py": '"""Make the features."""\n',
     f"{MODULE}/modeling/__init__.py": "",
-    f"{MODULE}/modeling/train.py": "import typer\n",
-    f"{MODULE}/modeling/predict.py": "import typer\n",
+    f"{MODULE}/modeling/train.py": '"""Train."""\n',
+    f"{MODULE}/modeling/predict.py": '"""Predict."""\n',
 }
 CCDS_CONTEXT = {
     "project_name": "Churn Study",
@@ -265,8 +265,8 @@ def ccds_project(template: Path, dest: Path) -> Path:
                 {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
             ),
             "churn_study/modeling/train.py": (
-                "import mlflow\n\n\ndef main():\n    with mlflow.start_run():\n"
-                "        mlflow.log_metric('auc', 0.8)\n"
+                '"""Train."""\n\nimport mlflow\n\n\ndef main() -> None:\n'
+                '    with mlflow.start_run():\n        mlflow.log_metric("auc", 0.8)\n'
             ),
         },
     )
