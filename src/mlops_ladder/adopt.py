@@ -319,7 +319,8 @@ def plan_adoption(path: Path, level: int, given: dict) -> tuple[Plan, Path]:
     if package and (root / package / "__init__.py").is_file():
         plan.notes.append(
             f"Your package is in {package}/ and the template's code goes to src/{package}/: "
-            f"move yours there (git mv {package}/* src/{package}/) so one package holds both."
+            f"move your modules there with git mv (rename one whose name the template's "
+            f"has too), then delete {package}/, so one package holds both."
         )
     return plan, rendered
 
