@@ -103,9 +103,23 @@ def test_answers_from_pyproject_setup_cfg_and_the_layout(tmp_path: Path) -> None
 def test_dry_run_lists_every_file_and_changes_nothing(ccds_template: Path, tmp_path: Path) -> None:
     project = user_project(ccds_template, tmp_path)
     before = snapshot(project)
-    result = run_cli("adopt", "--level", "1", "--dry-run", cwd=project)
+    data = tmp_path / "answers.yml"
+    data.write_text("description: Churn, by the retention team.\n")
+    result = run_cli(
+        "adopt",
+        "--level",
+        "1",
+        "--dry-run",
+        "-d",
+        "author_email=team@example.com",
+        "--data-file",
+        str(data),
+        cwd=project,
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
+    assert "  author_email: 'team@example.com' (from -d)" in lines
+    assert f"  description: 'Churn, by the retention team.' (from data file {data})" in lines
     assert "  add      src/churn_study/score.py" in lines
     assert "  add      .copier-answers.yml" in lines
     assert "  merge    .gitignore" in lines

@@ -403,3 +403,11 @@ def test_the_capability_reference_shows_every_detection_rule() -> None:
                 assert f"`{alternative.files[0]}`" in section, (cap_id, alternative)
                 for pattern in alternative.contains:
                     assert f"`{pattern}`" in section, (cap_id, pattern)
+
+
+def test_a_file_name_that_is_not_utf8_is_shown_not_fatal(tmp_path: Path) -> None:
+    repo = write(tmp_path / "r", {"requirements.txt": "pandas\n"})
+    (repo / os.fsdecode(b"caf\xe9.ipynb")).write_text("{}")
+    report = assess_json(repo)
+    assert evidence_paths(report, "notebook") == ["caf\ufffd.ipynb"]
+    assert "+ a Jupyter notebook: caf\ufffd.ipynb" in run_cli("assess", str(repo)).stdout

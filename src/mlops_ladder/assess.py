@@ -308,19 +308,24 @@ class Tree:
         return sum(1 for text in self._text.values() if text is not None)
 
 
+def _printable(path: str) -> str:
+    """A file name that is not UTF-8 (kept by os.walk as surrogates), shown with U+FFFD."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def find(tree: Tree, check: Check) -> Evidence | None:
     for alternative in check.alternatives:
         patterns = [re.compile(p, re.MULTILINE) for p in alternative.contains]
         for path, glob in tree.matching(alternative):
             if not patterns:
-                return Evidence(path, glob, ())
+                return Evidence(_printable(path), glob, ())
             text = tree.text(path)
             if text is None:
                 continue
             matches = [p.search(text) for p in patterns]
             if all(matches):
                 shown = tuple(" ".join(m.group(0).split())[:60] for m in matches if m)
-                return Evidence(path, glob, alternative.contains, shown)
+                return Evidence(_printable(path), glob, alternative.contains, shown)
     return None
 
 
