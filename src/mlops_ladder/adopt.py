@@ -253,9 +253,20 @@ def _classify(root: Path, rendered: Path, name: str, tracked: set[str]) -> str:
         return "add"
     if name not in tracked:
         return "keep"
-    if ours.read_bytes() == theirs.read_bytes():
+    content = ours.read_bytes()
+    if content == theirs.read_bytes():
         return "same"
-    return "merge" if Path(name).name in UNION_FILES else "conflict"
+    if Path(name).name in UNION_FILES and _is_utf8(content):
+        return "merge"
+    return "conflict"
+
+
+def _is_utf8(content: bytes) -> bool:
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _render_at(level: int, answers: dict, dest: Path) -> str:
