@@ -9,6 +9,7 @@ import argparse
 import re
 from pathlib import Path
 
+from mlops_ladder.assess import Check, detection_rules
 from mlops_ladder.catalogue import ci_table, load_catalogue, markdown_table
 from mlops_ladder.cli import build_parser
 
@@ -16,9 +17,26 @@ DECISIONS = Path(__file__).resolve().parents[1] / "decisions"
 MARKER = re.compile(r"^<!-- generated: ([a-z-]+) -->$", re.MULTILINE)
 
 
+def _detection(checks: tuple[Check, ...]) -> str:
+    """The `detect:` rules of one capability as a nested list: what `assess` looks for."""
+    lines = []
+    for check in checks:
+        optional = " (optional: reported, does not decide)" if check.optional else ""
+        lines.append(f"    - {check.what}{optional}: any of")
+        for alt in check.alternatives:
+            files = ", ".join(f"`{name}`" for name in alt.files)
+            holding = " holding " + " and ".join(f"`{p}`" for p in alt.contains)
+            unless = ", except " + ", ".join(f"`{n}`" for n in alt.exclude)
+            lines.append(
+                f"        - {files}{holding if alt.contains else ''}{unless if alt.exclude else ''}"
+            )
+    return "\n".join(lines)
+
+
 def capabilities() -> str:
     """Every capability: its level, what it adds, the files and make targets it promises."""
     catalogue = load_catalogue()
+    rules = detection_rules()
     parts = []
     for level in catalogue.levels:
         parts.append(f"## Level {level.number}: {level.name}\n\n{level.summary}\n")
@@ -38,6 +56,7 @@ def capabilities() -> str:
                 f"- id: `{cap.id}` (template flag `has_{cap.id}`)\n"
                 + ("" if cap.ci_files and not cap.files else f"- files: {files}\n")
                 + f"{per_provider}- make targets: {targets}\n"
+                f"- `mlops-ladder assess` finds it from:\n{_detection(rules[cap.id])}\n"
             )
     return "\n".join(parts)
 

@@ -1,7 +1,8 @@
-"""The mlops-ladder command line: new, status, climb, update and levels."""
+"""The mlops-ladder command line: new, status, climb, update, assess and levels."""
 
 import argparse
 import json
+import shutil
 import signal
 import sys
 import warnings
@@ -10,6 +11,9 @@ from pathlib import Path
 import yaml
 
 from . import __version__
+from .adopt import adopt, plan_adoption
+from .assess import assess, render_text
+from .assess import schema_json as assessment_schema_json
 from .catalogue import Catalogue, load_catalogue, markdown_table, plan_climb
 from .errors import LadderError, report
 from .fleet import fleet_change, fleet_status, read_paths
@@ -240,6 +244,73 @@ def cmd_update(args: argparse.Namespace, catalogue: Catalogue) -> int:
     return 0
 
 
+def cmd_assess(args: argparse.Namespace, catalogue: Catalogue) -> int:
+    if args.schema:
+        print(assessment_schema_json(catalogue), end="")
+        return 0
+    result = assess(args.path, catalogue)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(render_text(result, catalogue), end="")
+    return 0
+
+
+ADOPT_VERBS = ("add", "merge", "conflict", "same", "keep")
+
+
+def cmd_adopt(args: argparse.Namespace, catalogue: Catalogue) -> int:
+    if (done := finish_or_undo(args)) is not None:
+        return done
+    if args.level is None:
+        raise LadderError(
+            "give the level to adopt with --level N (mlops-ladder assess suggests one)"
+        )
+    level = check_level(args.level, catalogue)
+    if any(pair.partition("=")[0].strip() == "mlops_level" for pair in args.data):
+        raise LadderError("give the level with --level N, not as an answer")
+    from_file, given = checked_answers(args)
+    from_file.pop("mlops_level", None)
+    plan, rendered = plan_adoption(args.path, level, from_file | given)
+    try:
+        print(
+            f"Adopting {args.path.resolve().name} at level {catalogue.level(level).label}, "
+            f"template {plan.version}."
+        )
+        print("Answers:")
+        for key, value in plan.answers.items():
+            source = plan.inferred.sources.get(key, "-d or --data-file")
+            if key in from_file or key in given:
+                source = "-d" if key in given else f"data file {args.data_file}"
+            print(f"  {key}: {value!r} (from {source})")
+        for note in plan.inferred.notes + plan.notes:
+            print(f"Note: {note}")
+        for verb in ADOPT_VERBS:
+            for name in plan.having(verb):
+                print(f"  {verb:<9}{name}")
+        print(f"  left alone: {plan.left_alone} file(s) of yours the template does not have")
+        if args.dry_run:
+            print("Nothing was changed.")
+            return 0
+        adopt(args.path, plan, rendered)
+    finally:
+        shutil.rmtree(rendered.parent, ignore_errors=True)
+    conflicts = plan.having("conflict")
+    print(
+        f"Adopted at level {level}: {len(plan.having('add'))} file(s) added, "
+        f"{len(plan.having('merge'))} merged, {len(conflicts)} in conflict."
+    )
+    if conflicts:
+        print(
+            "In each conflict keep the right lines between '<<<<<<< before adopting' and "
+            "'>>>>>>> after adopting' (`git checkout --ours FILE` brings yours back whole), "
+            "then `git add` it."
+        )
+    steps = ", ".join(f"make {step}" for step in catalogue.level(level).first_steps)
+    print(f"Next: review `git status`, commit, then run {steps} (MLOPS_LEVEL.md lists them).")
+    return 1 if conflicts else 0
+
+
 def cmd_schema(args: argparse.Namespace, catalogue: Catalogue) -> int:
     print(schema_json(), end="")
     return 0
@@ -422,6 +493,29 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--to", type=int, help="target level (default: each one's next)")
             add_answer_options(sub)
         sub.set_defaults(handler=cmd_fleet_status if action == "status" else cmd_fleet_change)
+
+    check = commands.add_parser(
+        "assess",
+        help="measure any repository against the levels, from its files (changes nothing)",
+    )
+    check.add_argument("path", type=Path, nargs="?", default=Path.cwd())
+    check.add_argument("--json", action="store_true", help="print the assessment as JSON")
+    check.add_argument(
+        "--schema", action="store_true", help="print the JSON Schema of the --json output"
+    )
+    check.set_defaults(handler=cmd_assess)
+
+    take = commands.add_parser(
+        "adopt", help="bring an existing repository under the template at a level"
+    )
+    take.add_argument("path", type=Path, nargs="?", default=Path.cwd())
+    take.add_argument("--level", help="the level to adopt (required unless --continue/--abort)")
+    take.add_argument(
+        "--dry-run", action="store_true", help="list what would be added, merged or kept"
+    )
+    add_answer_options(take)
+    add_recovery_options(take, "adopt")
+    take.set_defaults(handler=cmd_adopt)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of answers files")
     schema.set_defaults(handler=cmd_schema)

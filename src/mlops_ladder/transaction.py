@@ -194,10 +194,13 @@ def _apply(top: Path, staging: Path, journal: Journal) -> None:
     if journal.unmerged:
         # Mark conflicted files unmerged in the index, as copier does in place,
         # so `git status` lists them as conflicts until the user resolves them.
-        lines = []
+        # A mode-0 line removes every stage of a path: one per path, before its stages.
+        lines, cleared = [], set()
         for entry in filter(None, journal.unmerged.split("\0")):
             _, name = entry.split("\t", 1)
-            lines.append(f"0 {'0' * 40}\t{name}")
+            if name not in cleared:
+                cleared.add(name)
+                lines.append(f"0 {'0' * 40}\t{name}")
             lines.append(entry)
         git(top, "update-index", "-z", "--index-info", stdin="\0".join(lines) + "\0")
 

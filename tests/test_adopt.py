@@ -1,0 +1,346 @@
+"""`mlops-ladder adopt`: an existing repository comes under the template, losing no line."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from mlops_ladder.adopt import infer_answers
+from mlops_ladder.embedded import EMBEDDED_SOURCE
+
+from .conftest import CLI, assert_refused, commit_all, git, run_cli, snapshot, tiered
+from .test_assess import CCDS_CONTEXT, CCDS_FILES, assess_json, ccds_project, write
+from .test_generated import make
+
+MIT = (
+    "MIT License\n\nCopyright (c) 2024 Ada Lovelace\n\n"
+    "Permission is hereby granted, free of charge\n"
+)
+
+
+@pytest.fixture(scope="module")
+def ccds_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    template = tmp_path_factory.mktemp("ccds-template")
+    (template / "cookiecutter.json").write_text(json.dumps(CCDS_CONTEXT))
+    return write(template, CCDS_FILES)
+
+
+def user_project(template: Path, dest: Path, *, cruft: bool = False) -> Path:
+    """A CCDS project with a user's notebook, code, LICENSE and .gitignore, committed."""
+    project = ccds_project(template, dest)
+    write(project, {"LICENSE": MIT, ".gitignore": "*.csv\n.venv/\n"})
+    if cruft:
+        context = CCDS_CONTEXT | {"open_source_license": "MIT", "python_version": "3.12"}
+        cruft = {"template": "https://example.invalid/ccds", "context": {"cookiecutter": context}}
+        (project / ".cruft.json").write_text(json.dumps(cruft))
+    commit_all(project, "our project")
+    return project
+
+
+def tracked_bytes(project: Path) -> dict[str, bytes]:
+    names = filter(None, git(project, "ls-files", "-z").split("\0"))
+    return {name: (project / name).read_bytes() for name in names}
+
+
+# --- answers ----------------------------------------------------------------------------
+
+
+def test_answers_from_a_cruft_context_come_first(ccds_template: Path, tmp_path: Path) -> None:
+    found = infer_answers(user_project(ccds_template, tmp_path, cruft=True))
+    assert found.answers == {
+        "project_name": "Churn Study",
+        "package_name": "churn_study",
+        "description": "Which customers leave, and why.",
+        "author_name": "Ada Lovelace",
+        "python_version": "3.12",
+        "license": "MIT",
+        "author_email": "test@example.com",  # git's author, as nothing else says it
+        "copyright_year": "2024",
+    }
+    assert found.sources["project_name"] == ".cruft.json"
+    assert found.sources["copyright_year"] == "LICENSE"
+    assert found.sources["author_email"] == "git's author"
+
+
+def test_answers_from_pyproject_setup_cfg_and_the_layout(tmp_path: Path) -> None:
+    repo = write(
+        tmp_path / "r",
+        {
+            "setup.cfg": (
+                "[metadata]\nname = fraud-scores\ndescription = Scores card payments.\n"
+                "author = Risk Team\nauthor_email = risk@example.com\n\n"
+                "[options]\npython_requires = >=3.13\n"
+            ),
+            "src/fraud_scores/__init__.py": "",
+            "LICENSE": "Copyright 2023 Example Ltd. All rights reserved.\n",
+        },
+    )
+    git(repo, "init", "--quiet")
+    found = infer_answers(repo)
+    assert found.answers["project_name"] == "fraud-scores"
+    assert found.answers["author_email"] == "risk@example.com"
+    assert found.answers["python_version"] == "3.13"
+    assert found.answers["package_name"] == "fraud_scores"
+    assert found.answers["license"] == "Proprietary"
+    assert found.sources["author_name"] == "setup.cfg"
+    # A value the template does not offer is left out, and said so.
+    (repo / "pyproject.toml").write_text('[project]\nname = "x"\nrequires-python = ">=3.9"\n')
+    found = infer_answers(repo)
+    assert "python_version" in found.answers and found.answers["project_name"] == "x"
+    assert found.sources["python_version"] == "setup.cfg"
+    assert any("python_version '3.9'" in note for note in found.notes)
+
+
+# --- dry run and refusals ---------------------------------------------------------------
+
+
+def test_dry_run_lists_every_file_and_changes_nothing(ccds_template: Path, tmp_path: Path) -> None:
+    project = user_project(ccds_template, tmp_path)
+    before = snapshot(project)
+    data = tmp_path / "answers.yml"
+    data.write_text("description: Churn, by the retention team.\n")
+    result = run_cli(
+        "adopt",
+        "--level",
+        "1",
+        "--dry-run",
+        "-d",
+        "author_email=team@example.com",
+        "--data-file",
+        str(data),
+        cwd=project,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "  author_email: 'team@example.com' (from -d)" in lines
+    assert f"  description: 'Churn, by the retention team.' (from data file {data})" in lines
+    assert "  add      src/churn_study/score.py" in lines
+    assert "  add      .copier-answers.yml" in lines
+    assert "  merge    .gitignore" in lines
+    assert "  conflict Makefile" in lines and "  conflict pyproject.toml" in lines
+    assert "  same     data/raw/.gitkeep" in lines
+    assert "  project_name: 'churn_study' (from pyproject.toml)" in lines
+    assert any(line.startswith("Note: Your package is in churn_study/") for line in lines)
+    assert lines[-1] == "Nothing was changed."
+    assert snapshot(project) == before and git(project, "status", "--porcelain") == ""
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "message"),
+    [
+        ("dirty", ["--level", "1"], "1 uncommitted change(s) (scratch.py): commit or stash"),
+        ("clean", [], "give the level to adopt with --level N"),
+        ("clean", ["--level", "7"], "level 7 is not offered: choose one of 0, 1, 2, 3, 4"),
+        ("clean", ["--level", "1", "-d", "mlops_level=2"], "give the level with --level N"),
+        ("clean", ["--level", "1", "-d", "projet=X"], "-d: unknown question 'projet'"),
+        ("ladder", ["--level", "1"], "it is on the ladder, use `mlops-ladder climb`"),
+        ("nogit", ["--level", "1"], "is not a git repository: run `git init"),
+    ],
+)
+def test_refusals_change_nothing(
+    ccds_template: Path, tmp_path: Path, setup: str, args: list[str], message: str
+) -> None:
+    project = user_project(ccds_template, tmp_path)
+    if setup == "dirty":
+        (project / "scratch.py").write_text("wip\n")
+    if setup == "ladder":
+        (project / ".copier-answers.yml").write_text("mlops_level: 1\n")
+        commit_all(project)
+    if setup == "nogit":
+        subprocess.run(["rm", "-rf", str(project / ".git")], check=True)
+    before = snapshot(project)
+    assert_refused(run_cli("adopt", *args, cwd=project), message)
+    assert snapshot(project) == before
+
+
+# --- adopting ---------------------------------------------------------------------------
+
+
+def adopt(project: Path, level: int) -> subprocess.CompletedProcess[str]:
+    result = run_cli("adopt", "--level", str(level), cwd=project)
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    return result
+
+
+def resolve_taking_the_template(project: Path) -> None:
+    """Take the template's side of each conflict and move the package under src/, as told."""
+    unmerged = git(project, "diff", "--name-only", "--diff-filter=U").splitlines()
+    conflicted = sorted(set(filter(None, unmerged)))
+    if conflicted:
+        git(project, "checkout", "--theirs", "--", *conflicted)
+    # The user's modules join the template's package; a name both have gets a suffix.
+    package = project / "src" / "churn_study"
+    for module in sorted((project / "churn_study").rglob("*.py")):
+        target = package / module.relative_to(project / "churn_study")
+        if target.exists():
+            target = target.with_name(f"{target.stem}_ours.py")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        git(project, "mv", str(module), str(target))
+    # coverage takes a folder named like the package for the package: none may be left.
+    shutil.rmtree(project / "churn_study")
+    commit_all(project, "adopt mlops-ladder")
+
+
+@pytest.mark.parametrize("level", tiered([1, 2, 4], fast=[1]))
+def test_adopt_keeps_every_line_and_gives_a_ladder_project(
+    ccds_template: Path, tmp_path: Path, level: int
+) -> None:
+    project = user_project(ccds_template, tmp_path, cruft=True)
+    before = tracked_bytes(project)
+    result = adopt(project, level)
+    assert result.returncode == 1  # conflicts to resolve
+    status = git(project, "status", "--porcelain").splitlines()
+    conflicts = sorted(line[3:] for line in status if line.startswith("AA "))
+    assert conflicts == ["LICENSE", "Makefile", "README.md", "pyproject.toml"]
+    assert f"Adopted at level {level}: " in result.stdout
+    for name, content in before.items():
+        if name in conflicts:
+            # Ours in the index, byte for byte; both sides between markers in the file.
+            assert git(project, "show", f":2:{name}").encode() == content
+            text = (project / name).read_text()
+            assert "<<<<<<< before adopting" in text and ">>>>>>> after adopting" in text
+            for line in content.decode().splitlines():
+                assert line in text
+        elif name == ".gitignore":
+            assert (project / name).read_bytes().startswith(content)
+            assert b"# Added by mlops-ladder adopt\n" in (project / name).read_bytes()
+        else:
+            assert (project / name).read_bytes() == content, name
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["mlops_level"] == level and answers["_src_path"] == EMBEDDED_SOURCE
+    assert answers["project_name"] == "Churn Study" and answers["package_name"] == "churn_study"
+    assert str(answers["_commit"]).startswith("v")
+    # Resolved and committed, it is an ordinary mlops-ladder project at that level.
+    resolve_taking_the_template(project)
+    doctor = json.loads(run_cli("status", "--json", cwd=project).stdout)
+    assert doctor["level"] == level and doctor["healthy"] is True, doctor
+    report = assess_json(project)
+    assert report["level"] == level and report["recorded_level"] == level
+    assert "import mlflow" in (project / "src/churn_study/modeling/train.py").read_text()
+    assert (project / "notebooks" / "1.0-al-initial-exploration.ipynb").is_file()
+    if level < 4:
+        climbed = run_cli("climb", "--to", "4", cwd=project)
+        assert climbed.returncode == 0, climbed.stdout + climbed.stderr
+        commit_all(project, "climb")
+        assert assess_json(project)["level"] == 4
+        assert json.loads(run_cli("status", "--json", cwd=project).stdout)["healthy"] is True
+
+
+def test_git_checkout_ours_brings_the_users_file_back(ccds_template: Path, tmp_path: Path) -> None:
+    project = user_project(ccds_template, tmp_path)
+    before = (project / "Makefile").read_bytes()
+    adopt(project, 1)
+    git(project, "checkout", "--ours", "--", "Makefile")
+    assert (project / "Makefile").read_bytes() == before
+
+
+def test_an_ignored_file_of_the_user_is_kept(ccds_template: Path, tmp_path: Path) -> None:
+    project = user_project(ccds_template, tmp_path)
+    with (project / ".gitignore").open("a") as ignore:
+        ignore.write(".python-version\n")
+    commit_all(project)
+    (project / ".python-version").write_text("3.12.1\n")
+    result = adopt(project, 0)
+    assert "  keep     .python-version" in result.stdout.splitlines()
+    assert (project / ".python-version").read_text() == "3.12.1\n"
+
+
+def test_a_climb_conflict_keeps_base_ours_and_theirs_in_the_index(tmp_path: Path) -> None:
+    """Staged conflicts are applied with every stage, so `git checkout --ours` works."""
+    from .test_cli import new_project
+
+    project = new_project(tmp_path, "--level", "1", "--no-lock")
+    makefile = project / "Makefile"
+    ours = makefile.read_text().replace(
+        "# --- Your own targets go below this line. ---",
+        ".PHONY: ours\nours:\n\techo ours\n\n# --- Your own targets go below this line. ---",
+    )
+    makefile.write_text(ours)
+    commit_all(project, "our target")
+    result = run_cli("climb", "--to", "2", cwd=project)
+    assert result.returncode == 1 and "Conflicts in 1 file(s): Makefile" in result.stdout
+    stages = [line.split()[2] for line in git(project, "ls-files", "-u", "Makefile").splitlines()]
+    assert stages == ["1", "2", "3"]
+    git(project, "checkout", "--ours", "--", "Makefile")
+    assert makefile.read_text() == ours
+
+
+def adopt_interrupted(project: Path, point: str, signum: int) -> subprocess.CompletedProcess:
+    """Run `adopt --level 1`, send `signum` when it reaches `point`, and wait for it to end."""
+    paused = project.parent / "paused"
+    paused.unlink(missing_ok=True)
+    env = os.environ | {"MLOPS_LADDER_PAUSE_AT": point, "MLOPS_LADDER_PAUSE_FILE": str(paused)}
+    process = subprocess.Popen(
+        [str(CLI), "adopt", "--level", "1"],
+        cwd=project,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not paused.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "adopt never reached its pause point"
+        time.sleep(0.02)
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=60)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def test_an_interrupted_adopt_changes_nothing(ccds_template: Path, tmp_path: Path) -> None:
+    project = user_project(ccds_template, tmp_path)
+    before = snapshot(project)
+    result = adopt_interrupted(project, "render", signal.SIGINT)
+    assert result.returncode == 130
+    assert result.stderr == "mlops-ladder: cancelled: nothing was changed\n"
+    assert snapshot(project) == before and git(project, "status", "--porcelain") == ""
+    assert not (project / ".git" / "mlops-ladder").exists()
+
+
+@pytest.mark.slow
+def test_an_adopt_killed_while_writing_can_be_undone_or_finished(
+    ccds_template: Path, tmp_path: Path
+) -> None:
+    project = user_project(ccds_template, tmp_path)
+    before = snapshot(project)
+    assert adopt_interrupted(project, "apply", signal.SIGKILL).returncode == -signal.SIGKILL
+    refused = run_cli("adopt", "--level", "1", cwd=project)
+    assert_refused(refused, "run `mlops-ladder adopt --continue` to finish it")
+    undone = run_cli("adopt", "--abort", cwd=project)
+    assert undone.returncode == 0, undone.stderr
+    assert snapshot(project) == before and git(project, "status", "--porcelain") == ""
+    # Killed again, then finished: the same result as an adopt never interrupted.
+    assert adopt_interrupted(project, "apply", signal.SIGKILL).returncode == -signal.SIGKILL
+    assert run_cli("adopt", "--continue", cwd=project).returncode == 0
+    status = git(project, "status", "--porcelain").splitlines()
+    assert sorted(line[3:] for line in status if line.startswith("AA ")) == [
+        "LICENSE",
+        "Makefile",
+        "README.md",
+        "pyproject.toml",
+    ]
+
+
+@pytest.mark.slow
+def test_the_levels_make_targets_pass_after_adopt(ccds_template: Path, tmp_path: Path) -> None:
+    """Adopted at level 1, resolved as the how-to says: install, lint and test pass."""
+    project = user_project(ccds_template, tmp_path)
+    ours = {k: v for k, v in tracked_bytes(project).items() if k.startswith("churn_study/")}
+    adopt(project, 1)
+    resolve_taking_the_template(project)
+    for target in ("install", "lint", "test"):
+        make(project, target)
+    # Every module of the user's is still there, in the one package.
+    modules = [p.read_bytes() for p in (project / "src" / "churn_study").rglob("*.py")]
+    assert all(content in modules for content in ours.values())
+    assert (project / "src/churn_study/features_ours.py").read_bytes() == ours[
+        "churn_study/features.py"
+    ]
