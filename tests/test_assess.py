@@ -382,7 +382,7 @@ def test_assess_defaults_to_the_current_folder(rendered: dict) -> None:
     assert result.stdout.startswith(f"Assessment of {os.path.realpath(rendered[1])}\n")
     assert "Level reached: 1 - DevOps, no MLOps\n" in result.stdout
     assert "      + test files: tests/conftest.py" not in result.stdout
-    assert "      + test files: tests/test_data.py\n" in result.stdout
+    assert "      + test files: tests/test_cli.py\n" in result.stdout
     assert "Next: mlops-ladder climb --to 2\n" in result.stdout
 
 
