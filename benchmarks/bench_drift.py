@@ -41,7 +41,7 @@ def data(n_ref, n_cur):
     names = [f"feature_{i:02}" for i in range(30)]
     reference = rng.normal(size=(n_ref, 30))
     current = rng.normal(size=(n_cur, 30))
-    current[:, :8] = current[:, :8] * 1.3 + 0.4
+    current[:, :8] = current[:, :8] * 1.5 + 1.0
     return pd.DataFrame(reference, columns=names), pd.DataFrame(current, columns=names)
 """
 MEASURE = """
