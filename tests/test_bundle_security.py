@@ -73,6 +73,7 @@ def test_the_deployment_mounts_the_signing_key(level: int, rendered: dict[int, P
     assert volume["secret"]["secretName"] == "demo-model-model-signing"
     compose = yaml.safe_load((project / "deploy/compose.yaml").read_text())
     assert "MODEL_SIGNING_KEY" in compose["services"]["service"]["environment"]
-    bundle = (project / "src" / "demo_model" / "bundle.py").read_text()
-    assert 'KEY_VARIABLE = "MODEL_SIGNING_KEY"' in bundle
+    package = project / "src" / "demo_model"
+    bundle = (package / "bundle.py").read_text() + (package / "serving.py").read_text()
+    assert 'KEY_VARIABLE = "MODEL_SIGNING_KEY"' in bundle  # serving.py: the reader, no MLflow
     assert "hmac.compare_digest(" in bundle
