@@ -80,6 +80,9 @@ async def app(scope, receive, send):
 '''
 
 
+FAST = ("--lifespan", "off", "--loop", "uvloop", "--http", "httptools")
+
+
 @dataclass
 class System:
     name: str
@@ -151,7 +154,7 @@ def systems(projects: dict[int, Path], workdir: Path) -> list[System]:
         System("mlflow", mlflow, three, "/invocations", ENV | {"PATH": on_path}),
         System(
             "floor",
-            uvicorn(three, "floor_app:app", "--lifespan", "off", "--loop", "uvloop", "--http", "httptools"),
+            uvicorn(three, "floor_app:app", *FAST),
             three,
             "/predict",
             floor_env,
@@ -273,8 +276,12 @@ for size in (1, 100):
 """
     python = str(project / ".venv/bin/python")
     done = subprocess.run(
-        [python, "-c", script], cwd=project, env=ENV, input=json.dumps(rows),
-        capture_output=True, text=True,
+        [python, "-c", script],
+        cwd=project,
+        env=ENV,
+        input=json.dumps(rows),
+        capture_output=True,
+        text=True,
     )
     return done.stdout or done.stderr.strip().splitlines()[-1]
 
@@ -289,7 +296,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = (args.workdir or Path(tmp)).resolve()
         workdir.mkdir(parents=True, exist_ok=True)
-        projects = {level: prepare(level, workdir / f"level{level}", args.reuse) for level in (3, 4)}
+        projects = {
+            level: prepare(level, workdir / f"level{level}", args.reuse) for level in (3, 4)
+        }
         rows = json.loads(run([str(projects[3] / ".venv/bin/python"), "-c", ROWS], projects[3]))
         found = systems(projects, workdir)
         samples: dict[tuple[str, int, int], list[Sample]] = {}
@@ -325,9 +334,11 @@ def median(samples: list[Sample], field: str) -> float:
 
 
 def report(found: list[System], samples: dict, args: argparse.Namespace) -> None:
-    print(f"\nMedians over {args.rounds} interleaved rounds of {args.seconds:g} s, one worker each.\n")
+    rounds = f"{args.rounds} interleaved rounds of {args.seconds:g} s"
+    print(f"\nMedians over {rounds}, one worker each.\n")
     names = [system.name for system in found]
-    print("| rows / clients | " + " | ".join(f"{name} req/s (p50, p99 ms)" for name in names) + " |")
+    columns = [f"{name} req/s (p50, p99 ms)" for name in names]
+    print("| rows / clients | " + " | ".join(columns) + " |")
     print("| --- " * (len(names) + 1) + "|")
     for size in SIZES:
         for clients in CLIENTS:
@@ -338,7 +349,11 @@ def report(found: list[System], samples: dict, args: argparse.Namespace) -> None
             ]
             print(f"| {size} / {clients} | " + " | ".join(cells) + " |")
     print("\nServer CPU per request (ms), and ratios to level 3:\n")
-    print("| rows / clients | " + " | ".join(names) + " | level 3 / mlflow req/s | level 4 / level 3 CPU |")
+    print(
+        "| rows / clients | "
+        + " | ".join(names)
+        + " | level 3 / mlflow req/s | level 4 / level 3 CPU |"
+    )
     print("| --- " * (len(names) + 3) + "|")
     for size in SIZES:
         for clients in CLIENTS:
@@ -346,7 +361,8 @@ def report(found: list[System], samples: dict, args: argparse.Namespace) -> None
             rate = {name: median(samples[(name, size, clients)], "per_second") for name in names}
             cells = [f"{cpu[name]:.3f}" for name in names]
             print(
-                f"| {size} / {clients} | " + " | ".join(cells)
+                f"| {size} / {clients} | "
+                + " | ".join(cells)
                 + f" | {rate['level 3'] / rate['mlflow']:.1f}x"
                 + f" | {cpu['level 4'] / cpu['level 3']:.2f} |"
             )
