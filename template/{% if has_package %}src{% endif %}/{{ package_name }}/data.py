@@ -9,9 +9,9 @@ from pandas.api.types import is_numeric_dtype
 from sklearn.datasets import load_breast_cancer
 
 from .errors import ProjectError
+from .paths import RAW_DIR
 
 TARGET = "target"
-RAW_DIR = Path("data/raw")
 
 
 class SchemaError(ProjectError, ValueError):

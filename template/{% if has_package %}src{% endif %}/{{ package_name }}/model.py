@@ -16,8 +16,8 @@ from sklearn.pipeline import Pipeline
 from .data import TARGET, split_features
 from .errors import ProjectError
 from .features import build_preprocessor
+from .paths import MODEL_PATH
 
-MODEL_PATH = Path("models/model.skops")
 SEED = 42
 # Every type a saved model may hold. Loading refuses a file that names any other,
 # so a model file cannot run code (a pickle or joblib file can). When you change

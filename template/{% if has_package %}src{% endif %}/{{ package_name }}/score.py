@@ -15,7 +15,8 @@ from sklearn.pipeline import Pipeline
 
 from .data import SchemaError, snake_case, validate
 from .errors import handle
-from .model import MODEL_PATH, load_model
+from .model import load_model
+from .paths import MODEL_PATH
 
 OUTPUTS = ("prediction", "probability")
 
