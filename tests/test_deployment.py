@@ -33,6 +33,7 @@ def test_level3_commands(level3: Path) -> None:
         "bundle",
         "ab-report",
         "release-record",
+        "serve",
     }
     makefile = (level3 / "Makefile").read_text()
     for target in ("validate", "bundle", "serve", "ab-report", "image", "integration"):

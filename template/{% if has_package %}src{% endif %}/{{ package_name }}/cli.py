@@ -19,6 +19,7 @@ COMMANDS = {
     "promote": ("registry", "move the champion alias to the challenger if it is as good"),
     "validate": ("gate", "the release gate: challenger against champion on held-out rows"),
     "bundle": ("bundle", "copy the champion and challenger into models/serving/"),
+    "serve": ("service", "serve the bundled models over HTTP on a local port"),
     "ab-report": ("ab", "compare the variants the service answered with"),
     "release-record": ("release", "link image, model versions, data and commit in one record"),
     "monitor": ("drift", "compare recent traffic with the training data"),
