@@ -51,7 +51,8 @@ def test_every_level_names_the_skops_model_file(level: int, rendered: dict[int, 
         assert "trusted=[]" in code
     else:
         model = (project / "src" / "demo_model" / "model.py").read_text()
-        assert 'MODEL_PATH = Path("models/model.skops")' in model
+        paths = (project / "src" / "demo_model" / "paths.py").read_text()
+        assert 'MODEL_PATH = Path("models/model.skops")' in paths
         assert "TRUSTED_TYPES = (" in model and "skops.io.loads(data, trusted=" in model
     if level >= 2:
         dvc = yaml.safe_load((project / "dvc.yaml").read_text())

@@ -1,6 +1,7 @@
 """The team's text of the model card lives in docs/model_card.md and survives climbs."""
 
-import importlib.util
+import importlib
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -12,13 +13,15 @@ OUR_TEXT = "Ranks the week's renewals for the retention team; never used to set 
 
 
 def report_module(project: Path) -> ModuleType:
-    """The generated report.py: standard library only, so it loads without the project's venv."""
-    path = project / "src/demo_model/report.py"
-    spec = importlib.util.spec_from_file_location("generated_report", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The generated report.py and the paths.py it reads (standard library only, so they
+    load without the project's venv), as modules of the project's own package."""
+    for name in [name for name in sys.modules if name.split(".")[0] == "demo_model"]:
+        del sys.modules[name]  # another project's package, loaded by an earlier call
+    sys.path.insert(0, str(project / "src"))
+    try:
+        return importlib.import_module("demo_model.report")
+    finally:
+        sys.path.remove(str(project / "src"))
 
 
 def card(project: Path) -> str:
