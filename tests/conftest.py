@@ -4,6 +4,7 @@ import ast
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -79,6 +80,33 @@ def project_commands(project: Path, package: str = "demo_model") -> set[str]:
     )
     commands = ast.literal_eval(table)
     return {name for name, (module, _) in commands.items() if (source / f"{module}.py").is_file()}
+
+
+def interrupted(
+    args: list[str], cwd: Path, point: str, signum: int, seconds: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with `args`, send `signum` once it pauses at `point` (a transaction
+    checkpoint, MLOPS_LADDER_PAUSE_AT), and wait for it to end."""
+    paused = cwd.parent / "paused"
+    paused.unlink(missing_ok=True)
+    env = os.environ | {"MLOPS_LADDER_PAUSE_AT": point, "MLOPS_LADDER_PAUSE_FILE": str(paused)}
+    process = subprocess.Popen(
+        [str(CLI), *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + seconds
+    while not paused.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, f"{args[0]} never reached its pause point {point}"
+        time.sleep(0.02)
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=60)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

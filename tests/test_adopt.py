@@ -1,11 +1,9 @@
 """`mlops-ladder adopt`: an existing repository comes under the template, losing no line."""
 
 import json
-import os
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ import yaml
 from mlops_ladder.adopt import infer_answers
 from mlops_ladder.embedded import EMBEDDED_SOURCE
 
-from .conftest import CLI, assert_refused, commit_all, git, run_cli, snapshot, tiered
+from .conftest import assert_refused, commit_all, git, interrupted, run_cli, snapshot, tiered
 from .test_assess import CCDS_CONTEXT, CCDS_FILES, assess_json, ccds_project, write
 from .test_generated import make
 
@@ -273,26 +271,7 @@ def test_a_climb_conflict_keeps_base_ours_and_theirs_in_the_index(tmp_path: Path
 
 def adopt_interrupted(project: Path, point: str, signum: int) -> subprocess.CompletedProcess:
     """Run `adopt --level 1`, send `signum` when it reaches `point`, and wait for it to end."""
-    paused = project.parent / "paused"
-    paused.unlink(missing_ok=True)
-    env = os.environ | {"MLOPS_LADDER_PAUSE_AT": point, "MLOPS_LADDER_PAUSE_FILE": str(paused)}
-    process = subprocess.Popen(
-        [str(CLI), "adopt", "--level", "1"],
-        cwd=project,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while not paused.exists():
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "adopt never reached its pause point"
-        time.sleep(0.02)
-    process.send_signal(signum)
-    stdout, stderr = process.communicate(timeout=60)
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    return interrupted(["adopt", "--level", "1"], project, point, signum)
 
 
 def test_an_interrupted_adopt_changes_nothing(ccds_template: Path, tmp_path: Path) -> None:

@@ -6,17 +6,15 @@ written; applied: every file is written, the staging copy not yet removed);
 each test sends a signal there and checks the project byte for byte.
 """
 
-import os
 import re
 import shutil
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from .conftest import CLI, commit_all, git, run_cli, snapshot, tiered
+from .conftest import CLI, commit_all, git, interrupted, run_cli, snapshot, tiered
 
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
 
@@ -48,25 +46,7 @@ def copy_of(level2: Path, tmp_path: Path) -> Path:
 
 def climb_interrupted(project: Path, point: str, signum: int) -> subprocess.CompletedProcess:
     """Run `climb --to 3`, send `signum` when it reaches `point`, and wait for it to end."""
-    paused = project.parent / "paused"
-    env = os.environ | {"MLOPS_LADDER_PAUSE_AT": point, "MLOPS_LADDER_PAUSE_FILE": str(paused)}
-    process = subprocess.Popen(
-        [str(CLI), "climb", "--to", "3"],
-        cwd=project,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while not paused.exists():
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "the climb never reached its pause point"
-        time.sleep(0.02)
-    process.send_signal(signum)
-    stdout, stderr = process.communicate(timeout=60)
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+    return interrupted(["climb", "--to", "3"], project, point, signum)
 
 
 def leftovers(project: Path) -> list[str]:
