@@ -68,7 +68,7 @@ STEPS = [
     ("train", "1.0", ["Stage 'evaluate' didn't change, skipping", UNCHANGED], [1], BOTH_1),
     ("repro", "0.05", ["'prepare' didn't change", "version 2 is the challenger"], [1, 2], NEW_2),
     ("repro", "1.0", ["Stage 'train' is cached", UNCHANGED], [1, 2], BOTH_1),
-    ("validate", "1.0", ["Gate passed: version 1 may be released."], [1, 2], BOTH_1),
+    ("validate", "1.0", ["Gate passed: version 1 is already the champion"], [1, 2], BOTH_1),
 ]  # fmt: skip
 
 
