@@ -1,11 +1,16 @@
 """Shared fixtures: one tagged template repository and one render per level, per session."""
 
 import ast
+import fcntl
+import hashlib
+import json
 import os
+import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,10 +37,51 @@ ANSWERS = {
 CLI = Path(sys.executable).with_name("mlops-ladder")
 
 
+def shared_tmp(factory: pytest.TempPathFactory, name: str) -> Path:
+    """A folder of this session that every xdist worker shares (each has its own tmp)."""
+    base = factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (a file made for it) across processes."""
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def copy_of_cached(cache: Path, key: str, build: Callable[[Path], object], dest: Path) -> Path:
+    """Copy into `dest` the tree `build` makes for `key`; the first caller of the session
+    (in any worker) builds it, the others wait for it and copy it."""
+    entry = cache / key
+    with locked(cache / f"{key}.lock"):
+        if not entry.is_dir():
+            partial = cache / f"{key}.partial"
+            shutil.rmtree(partial, ignore_errors=True)
+            build(partial)
+            partial.rename(entry)
+    shutil.copytree(entry, dest, symlinks=True, dirs_exist_ok=True)
+    return dest
+
+
+_SESSION_CACHE: list[Path] = []  # set once per session by `isolated_environment`
+
+
+def made_once(key: object, build: Callable[[Path], object], dest: Path) -> Path:
+    """Copy into `dest` what `build` makes for `key` (any JSON value), built once per session."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+    return copy_of_cached(_SESSION_CACHE[-1], digest[:20], build, dest)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """The CLI's cache goes to the session's tmp; commits get an identity."""
-    os.environ["MLOPS_LADDER_HOME"] = str(tmp_path_factory.mktemp("ladder-home"))
+    """The CLI's cache goes to the session's tmp, one for all workers (the embedded
+    template repository is then the same in each); commits get an identity."""
+    os.environ["MLOPS_LADDER_HOME"] = str(shared_tmp(tmp_path_factory, "ladder-home"))
+    _SESSION_CACHE.append(shared_tmp(tmp_path_factory, "made"))
     for name, value in {
         "GIT_AUTHOR_NAME": "Test Author",
         "GIT_AUTHOR_EMAIL": "test@example.com",
@@ -151,13 +197,23 @@ Generate = Callable[..., Path]
 
 @pytest.fixture(scope="session")
 def generate(template_repo: tuple[str, str]) -> Generate:
-    """Render the template at `level` into `dest` with the standard answers plus overrides."""
+    """Render the template at `level` into `dest` with the standard answers plus overrides.
+
+    Each set of answers is rendered once per session and copied after that: a render
+    takes a second, a copy milliseconds, and the bytes are the same.
+    """
     src, tag = template_repo
 
     def _generate(dest: Path, level: int, **answers: object) -> Path:
         data = ANSWERS | {"mlops_level": level} | answers
-        run_copy(src, dest, data=data, defaults=True, vcs_ref=tag, quiet=True, unsafe=False)
-        return dest
+
+        def render(into: Path) -> None:
+            run_copy(src, into, data=data, defaults=True, vcs_ref=tag, quiet=True, unsafe=False)
+
+        if dest.exists() and any(dest.iterdir()):
+            render(dest)  # onto existing files: copier decides what to write
+            return dest
+        return made_once(["copy", src, tag, data], render, dest)
 
     return _generate
 

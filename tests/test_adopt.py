@@ -249,6 +249,7 @@ def test_an_ignored_file_of_the_user_is_kept(ccds_template: Path, tmp_path: Path
     assert (project / ".python-version").read_text() == "3.12.1\n"
 
 
+@pytest.mark.slow
 def test_a_climb_conflict_keeps_base_ours_and_theirs_in_the_index(tmp_path: Path) -> None:
     """Staged conflicts are applied with every stage, so `git checkout --ours` works."""
     from .test_cli import new_project

@@ -8,19 +8,32 @@ import yaml
 
 from mlops_ladder.catalogue import load_catalogue
 
-from .conftest import ANSWERS, CLI, assert_refused, commit_all, git, run_cli, snapshot
+from .conftest import ANSWERS, CLI, assert_refused, commit_all, git, made_once, run_cli, snapshot
 
 
-def new_project(tmp_path: Path, *args: str) -> Path:
+def new_project(tmp_path: Path, *args: str, cached: bool = True) -> Path:
+    """`tmp_path/project`, made by `mlops-ladder new` from the standard answers and `args`.
+
+    The CLI runs once per session for the same `args`, then its project (git history
+    included) is copied; `cached=False` runs it here, for a test of `new` itself.
+    """
     answers = tmp_path / "answers.yml"
     answers.write_text(yaml.safe_dump(ANSWERS | {"mlops_level": 0}))
-    result = run_cli("new", "project", "--data-file", str(answers), *args, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+
+    def make(into: Path) -> None:
+        into.mkdir(exist_ok=True)
+        result = run_cli("new", "project", "--data-file", str(answers), *args, cwd=into)
+        assert result.returncode == 0, result.stderr
+
+    if cached:
+        made_once(["new", *args], make, tmp_path)
+    else:
+        make(tmp_path)
     return tmp_path / "project"
 
 
 def test_new_from_an_answers_file_asks_nothing_and_commits(tmp_path: Path) -> None:
-    project = new_project(tmp_path)
+    project = new_project(tmp_path, cached=False)
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert answers["project_name"] == "Demo Model" and answers["mlops_level"] == 0
     # The same source on every machine: the CLI finds its own copy of the template there.

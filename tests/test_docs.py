@@ -144,6 +144,7 @@ def test_a_broken_link_fails_the_strict_build(tmp_path: Path) -> None:
     assert "no-such-page.md" in done.stderr
 
 
+@pytest.mark.slow
 def test_a_broken_anchor_fails_the_strict_build(tmp_path: Path) -> None:
     shutil.copytree(DOCS, tmp_path / "docs")
     shutil.copy2(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")

@@ -690,7 +690,7 @@ SWITCHES = [(level, how) for level in LEVELS for how in ("copier update", "mlops
 
 @pytest.mark.parametrize(
     ("level", "how"),
-    tiered(SWITCHES, fast=[(2, "mlops-ladder update"), (3, "copier update")]),
+    tiered(SWITCHES, fast=[(2, "mlops-ladder update")]),
 )
 def test_switching_to_gitlab_equals_a_fresh_gitlab_copy_with_our_edits(
     level: int,

@@ -44,6 +44,7 @@ def made_by_the_old_release(checkout: Path, dest: Path, level: int) -> Path:
     return dest
 
 
+@pytest.mark.slow
 def test_a_newer_cli_climbs_a_project_made_by_an_older_release(
     released_checkout: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

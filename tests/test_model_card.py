@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
 from copier import VcsRef, run_update
 
 from .conftest import commit_all
@@ -45,6 +46,7 @@ def test_the_shipped_team_card_has_every_standard_section(rendered: dict[int, Pa
     assert not (rendered[1] / "docs").exists()
 
 
+@pytest.mark.slow
 def test_a_climb_keeps_the_teams_model_card(generate, tmp_path: Path) -> None:
     project = generate(tmp_path / "project", 2)
     commit_all(project, "level 2")

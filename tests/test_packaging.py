@@ -9,6 +9,9 @@ import pytest
 
 from .conftest import ROOT
 
+# Builds a wheel (seconds of setuptools): the full suite's, not the fast tier's.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:

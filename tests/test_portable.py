@@ -40,6 +40,7 @@ def edit(project: Path) -> None:
     readme.write_text(readme.read_text().replace(*EDIT))
 
 
+@pytest.mark.slow
 def test_a_clone_climbs_with_another_machines_cache(tmp_path: Path) -> None:
     maker_home, other_home = tmp_path / "maker-cache", tmp_path / "other-cache"
     project = new(maker_home, tmp_path / "project", 1)

@@ -98,16 +98,41 @@ def _git(repo: Path, *args: str) -> str:
     return git(repo, *OWN_IDENTITY, *args).strip()
 
 
-def _sync_files(source: Path, repo: Path) -> None:
-    for item in repo.iterdir():
-        if item.name != ".git":
-            shutil.rmtree(item) if item.is_dir() else item.unlink()
+def _template_files(source: Path) -> dict[str, Path]:
+    """Every file of the template under `source`, by its path relative to `source`."""
+    found: dict[str, Path] = {}
     for name in TEMPLATE_ITEMS:
-        if (source / name).is_dir():
-            skip = shutil.ignore_patterns("__pycache__")
-            shutil.copytree(source / name, repo / name, ignore=skip)
+        item = source / name
+        paths = item.rglob("*") if item.is_dir() else [item]
+        for path in paths:
+            if path.is_file() and "__pycache__" not in path.parts:
+                found[path.relative_to(source).as_posix()] = path
+    return found
+
+
+def _sync_files(source: Path, repo: Path) -> None:
+    """Make the repository's files those of `source`, writing only what differs.
+
+    When nothing changed (every run of an installed version) nothing is written, so
+    a copier run reading the repository at the same time never sees it half-synced.
+    """
+    wanted = _template_files(source)
+    for path in sorted(repo.rglob("*"), reverse=True):  # a folder after its files
+        relative = path.relative_to(repo)
+        if relative.parts[0] == ".git" or relative.as_posix() in wanted:
+            continue
+        if path.is_dir():
+            if not any(path.iterdir()):
+                path.rmdir()
         else:
-            shutil.copy2(source / name, repo / name)
+            path.unlink()
+    for relative, path in wanted.items():
+        target = repo / relative
+        data = path.read_bytes()
+        if not target.is_file() or target.read_bytes() != data:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            shutil.copymode(path, target)
 
 
 def _next_tag(repo: Path) -> str:
