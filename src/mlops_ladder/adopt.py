@@ -8,7 +8,10 @@ a scratch folder and compared with the repository, file by file:
 - add: the repository has no such file; the template's is written.
 - same: the repository's file is byte for byte the template's.
 - merge: an ignore file (.gitignore and the like); the template's lines that are
-  missing are appended below the repository's own.
+  missing are appended below the repository's own. pyproject.toml, the Makefile
+  and README.md are merged by their structure (merge.py): the repository's file
+  stays as it is and the template's missing tables, keys, requirements, targets
+  or sections are added; when that cannot be done safely, the file is a conflict.
 - conflict: both have the file and they differ. The working file holds both
   versions between `<<<<<<< before adopting` and `>>>>>>> after adopting`
   (lines they share stay outside the markers), and git's index marks it as a
@@ -37,6 +40,7 @@ from copier.errors import CopierError
 from .embedded import EMBEDDED_SOURCE
 from .errors import LadderError
 from .gitcmd import git, is_git_repo
+from .merge import MERGES
 from .project import ANSWERS_FILE, Project
 from .render import _render, copier_message, preflight, resolve_source, write_source
 from .schema import answers_schema
@@ -233,6 +237,7 @@ class Plan:
     files: dict[str, str]  # path -> add, same, merge, conflict or keep
     left_alone: int
     notes: list[str] = field(default_factory=list)
+    merged: dict[str, str] = field(default_factory=dict)  # path -> text, structural merges
 
     def having(self, verb: str) -> list[str]:
         return [name for name, action in self.files.items() if action == verb]
@@ -326,6 +331,8 @@ def plan_adoption(path: Path, level: int, given: dict) -> tuple[Plan, Path]:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     plan = Plan(level, version, answers, inferred, files, len(tracked - set(names)))
+    for name in plan.having("conflict"):
+        _try_merge(plan, root, rendered, name)
     package = answers.get("package_name")
     if package and (root / package / "__init__.py").is_file():
         plan.notes.append(
@@ -334,6 +341,30 @@ def plan_adoption(path: Path, level: int, given: dict) -> tuple[Plan, Path]:
             f"has too), then delete {package}/, so one package holds both."
         )
     return plan, rendered
+
+
+def _try_merge(plan: Plan, root: Path, rendered: Path, name: str) -> None:
+    """Turn a conflict into a merge when the file's structure lets adopt keep all of both."""
+    merge = MERGES.get(name)
+    ours, theirs = _text(root / name), _text(rendered / name)
+    if merge is None or ours is None or theirs is None:
+        return
+    merged = merge(ours, theirs)
+    if merged is None:
+        plan.notes.append(f"{name} could not be merged safely: it is left as a conflict")
+        return
+    text, notes = merged
+    plan.files[name] = "merge"
+    plan.merged[name] = text
+    plan.notes.extend(notes)
+
+
+def _text(path: Path) -> str | None:
+    """The file's text with its line endings as they are, or None if it is not UTF-8."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _union(ours: str, theirs: str) -> str:
@@ -389,6 +420,8 @@ def adopt(path: Path, plan: Plan, rendered: Path) -> None:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(source.read_bytes())
                 target.chmod(source.stat().st_mode & 0o777)
+            elif action == "merge" and name in plan.merged:
+                target.write_bytes(plan.merged[name].encode("utf-8"))
             elif action == "merge":
                 target.write_text(
                     _union(target.read_text(encoding="utf-8"), source.read_text(encoding="utf-8")),
