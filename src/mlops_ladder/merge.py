@@ -7,6 +7,7 @@ changes or removes a line of the user's, except that a requirement list the
 template adds to may gain items before its closing bracket.
 """
 
+import json
 import re
 import tomllib
 from collections.abc import Callable
@@ -210,7 +211,14 @@ def merge_pyproject(ours: str, theirs: str) -> Merged:
             if key not in mine:
                 missing.extend(_value_text(entries, key))
                 _set(expected, child, value)
-            elif _is_requirements(child) and isinstance(mine[key], list):
+            elif _is_requirements(child) and not isinstance(mine[key], list):
+                return None
+            elif path[0] == "tool" and mine[key] != value and not isinstance(value, dict):
+                notes.append(
+                    f"pyproject.toml: your {'.'.join(child)} = {_show(mine[key])} is kept; the "
+                    f"template's code is checked with {_show(value)}"
+                )
+            elif _is_requirements(child):
                 have = {_requirement(item) for item in mine[key]}
                 new = [item for item in value if _requirement(item) not in have]
                 if new:
@@ -244,6 +252,10 @@ def merge_pyproject(ours: str, theirs: str) -> Merged:
     except tomllib.TOMLDecodeError:
         return None
     return text, notes
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, str | list) else str(value).lower()
 
 
 def _inline(entries: list[tuple[str, list[str]]], key: str) -> bool:
