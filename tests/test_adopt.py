@@ -1,6 +1,8 @@
 """`mlops-ladder adopt`: an existing repository comes under the template, losing no line."""
 
 import json
+import pty
+import re
 import shutil
 import signal
 import subprocess
@@ -12,7 +14,7 @@ import yaml
 from mlops_ladder.adopt import infer_answers
 from mlops_ladder.embedded import EMBEDDED_SOURCE
 
-from .conftest import assert_refused, commit_all, git, interrupted, run_cli, snapshot, tiered
+from .conftest import CLI, assert_refused, commit_all, git, interrupted, run_cli, snapshot, tiered
 from .test_assess import CCDS_CONTEXT, CCDS_FILES, assess_json, ccds_project, write
 from .test_generated import make
 
@@ -137,9 +139,79 @@ def test_dry_run_lists_every_file_and_changes_nothing(ccds_template: Path, tmp_p
         assert f"  merge    {name}" in lines
     assert "  same     data/raw/.gitkeep" in lines
     assert "  project_name: 'churn_study' (from pyproject.toml)" in lines
+    # No terminal: nothing is asked, a question nothing answers takes its default.
+    assert "  ci_provider: 'github' (from the template's default)" in lines
+    assert not any(line.startswith("Read from the repository") for line in lines)
     assert any(line.startswith("Note: Your package is in churn_study/") for line in lines)
     assert lines[-1] == "Nothing was changed."
     assert snapshot(project) == before and git(project, "status", "--porcelain") == ""
+
+
+def test_in_a_terminal_adopt_asks_with_the_inferred_answers_as_defaults(
+    ccds_template: Path, tmp_path: Path
+) -> None:
+    """Through a real terminal: every question is asked, what the repository says first."""
+    pexpect = pytest.importorskip("pexpect")
+    project = user_project(ccds_template, tmp_path, cruft=True)
+    before = snapshot(project)
+    child = pexpect.spawn(
+        str(CLI),
+        ["adopt", "--level", "1", "--dry-run", "-d", "ci_provider=gitlab"],
+        cwd=str(project),
+        encoding="utf-8",
+        dimensions=(60, 200),
+    )
+    child.expect_exact("Read from the repository (each is the default of its question below):")
+    child.expect_exact("  description: 'Which customers leave, and why.' (from .cruft.json)")
+    # Each question in turn, its default the answer the repository gave (ci_provider: -d).
+    for question, default in [
+        ("Project name", "Churn Study"),
+        ("Python package name", "churn_study"),
+        ("One-line description", "Which customers leave, and why."),
+        ("Author or team name", "Ada Lovelace"),
+        ("Author or team email", "test@example.com"),
+        ("Copyright year", "2024"),
+        ("Python version", "3.12"),
+        ("License", "MIT"),
+    ]:
+        child.expect_exact(question, timeout=60)
+        child.expect_exact(default)
+        if question == "One-line description":
+            child.send("\x15")  # Ctrl-U clears the default shown
+            child.sendline("Typed at the prompt.")
+        else:
+            child.sendline("")
+    child.expect(pexpect.EOF, timeout=120)
+    child.close()
+    screen = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", child.before)
+    assert child.exitstatus == 0, screen
+    assert "CI provider" not in screen and "Where the CI/CD" not in screen
+    lines = [line.rstrip() for line in screen.splitlines()]
+    assert "  description: 'Typed at the prompt.' (from your answer)" in lines
+    assert "  project_name: 'Churn Study' (from .cruft.json)" in lines
+    assert "  ci_provider: 'gitlab' (from -d)" in lines
+    assert lines[-1] == "Nothing was changed."
+    assert snapshot(project) == before
+
+
+def test_adopt_defaults_in_a_terminal_asks_nothing(ccds_template: Path, tmp_path: Path) -> None:
+    project = user_project(ccds_template, tmp_path)
+    _controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [str(CLI), "adopt", "--level", "1", "--dry-run", "--defaults"],
+        cwd=project,
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # Any question would wait for an answer on the terminal, and time out here.
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "  ci_provider: 'github' (from the template's default)" in out.splitlines()
 
 
 @pytest.mark.parametrize(

@@ -31,14 +31,17 @@ import shutil
 import subprocess
 import tempfile
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from copier.errors import CopierError
+import yaml
+from copier import run_copy
+from copier.errors import CopierAnswersInterrupt, CopierError
 
 from .embedded import EMBEDDED_SOURCE
-from .errors import LadderError
+from .errors import Cancelled, LadderError
 from .gitcmd import git, is_git_repo
 from .merge import MERGES
 from .project import ANSWERS_FILE, Project
@@ -274,14 +277,35 @@ def _is_utf8(content: bytes) -> bool:
     return True
 
 
-def _render_at(level: int, answers: dict, dest: Path) -> str:
+def _render_at(level: int, answers: dict, dest: Path, ask: dict | None = None) -> str:
+    """Render the template at `level`; with `ask`, prompt every question not in `answers`.
+
+    `ask` holds the inferred answers, the prompts' defaults, as `new` asks (copier's
+    questions in the terminal).
+    """
     src, ref = resolve_source(None, None)
+    data = answers | {"mlops_level": level}
     try:
-        _render(src, ref, answers | {"mlops_level": level}, dest)
+        if ask is None:
+            _render(src, ref, data, dest)
+        else:
+            run_copy(src, dest, data=data, user_defaults=ask, vcs_ref=ref, quiet=True, unsafe=False)
+    except CopierAnswersInterrupt:  # Ctrl-C at a prompt: not an error to print
+        raise Cancelled("cancelled: nothing was changed") from None
     except (ValueError, CopierError) as error:
         raise LadderError(copier_message(error)) from None
     write_source(dest, EMBEDDED_SOURCE)
     return ref
+
+
+def _rendered_answers(rendered: Path) -> dict[str, Any]:
+    """The answers the render recorded, without copier's own keys and the level."""
+    recorded = yaml.safe_load((rendered / ANSWERS_FILE).read_text(encoding="utf-8")) or {}
+    return {
+        key: value
+        for key, value in sorted(recorded.items())
+        if not key.startswith("_") and key != "mlops_level"
+    }
 
 
 def _check_repository(root: Path) -> Project:
@@ -307,19 +331,31 @@ def _check_repository(root: Path) -> Project:
     return project
 
 
-def plan_adoption(path: Path, level: int, given: dict) -> tuple[Plan, Path]:
+def plan_adoption(
+    path: Path,
+    level: int,
+    given: dict,
+    ask: Callable[[Inferred], None] | None = None,
+) -> tuple[Plan, Path]:
     """What adopting at `level` does, from a render in a scratch folder.
 
-    The caller removes the scratch folder (`rendered.parent`) when done with it.
+    Without `ask`, the inferred and given answers are used and every other
+    question takes its default. With it, `ask` is shown what was inferred, then
+    each question not given is asked in the terminal, the inferred answer as its
+    default. The caller removes the scratch folder (`rendered.parent`) when done.
     """
     root = path.resolve()
     _check_repository(root)
     inferred = infer_answers(root)
-    answers = inferred.answers | given
     scratch = Path(tempfile.mkdtemp(prefix="mlops-ladder-adopt-"))
     rendered = scratch / "render"
     try:
-        version = _render_at(level, answers, rendered)
+        if ask is None:
+            version = _render_at(level, inferred.answers | given, rendered)
+        else:
+            ask(inferred)
+            version = _render_at(level, given, rendered, ask=inferred.answers)
+        answers = _rendered_answers(rendered)
         tracked = _tracked(root)
         names = sorted(
             p.relative_to(rendered).as_posix()
