@@ -6,6 +6,7 @@ import re
 import shutil
 import signal
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -313,6 +314,14 @@ def test_adopt_keeps_every_line_and_gives_a_ladder_project(
     if level < 4:
         climbed = run_cli("climb", "--to", "4", cwd=project)
         assert climbed.returncode == 0, climbed.stdout + climbed.stderr
+        # The user's one-line dependency list: the climb's conflict there is resolved by
+        # keeping it and adding the new level's requirements.
+        assert "pyproject.toml: your side of its conflicts is kept" in climbed.stdout
+        pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+        deps = pyproject["project"]["dependencies"]
+        assert deps[:5] == ["pandas", "scikit-learn", "loguru", "typer", "mlflow"]
+        assert {"fastapi>=0.115", "scipy>=1.11", "mlflow-skinny>=3.17,<4"} <= set(deps)
+        assert pyproject["tool"]["ruff"]["line-length"] == 99
         commit_all(project, "climb")
         assert assess_json(project)["level"] == 4
         assert json.loads(run_cli("status", "--json", cwd=project).stdout)["healthy"] is True
