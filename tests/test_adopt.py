@@ -195,6 +195,18 @@ def test_in_a_terminal_adopt_asks_with_the_inferred_answers_as_defaults(
     assert snapshot(project) == before
 
 
+def test_a_file_that_cannot_be_merged_safely_stays_a_conflict(
+    ccds_template: Path, tmp_path: Path
+) -> None:
+    project = user_project(ccds_template, tmp_path)
+    with (project / "Makefile").open("a") as makefile:
+        makefile.write("include local.mk\n")  # its targets cannot be seen, so none may clash
+    commit_all(project, "our include")
+    lines = run_cli("adopt", "--level", "1", "--dry-run", cwd=project).stdout.splitlines()
+    assert "  conflict Makefile" in lines and "  merge    pyproject.toml" in lines
+    assert "Note: Makefile could not be merged safely: it is left as a conflict" in lines
+
+
 def test_adopt_defaults_in_a_terminal_asks_nothing(ccds_template: Path, tmp_path: Path) -> None:
     project = user_project(ccds_template, tmp_path)
     _controller, terminal = pty.openpty()
