@@ -8,7 +8,10 @@ a scratch folder and compared with the repository, file by file:
 - add: the repository has no such file; the template's is written.
 - same: the repository's file is byte for byte the template's.
 - merge: an ignore file (.gitignore and the like); the template's lines that are
-  missing are appended below the repository's own.
+  missing are appended below the repository's own. pyproject.toml, the Makefile
+  and README.md are merged by their structure (merge.py): the repository's file
+  stays as it is and the template's missing tables, keys, requirements, targets
+  or sections are added; when that cannot be done safely, the file is a conflict.
 - conflict: both have the file and they differ. The working file holds both
   versions between `<<<<<<< before adopting` and `>>>>>>> after adopting`
   (lines they share stay outside the markers), and git's index marks it as a
@@ -28,15 +31,19 @@ import shutil
 import subprocess
 import tempfile
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from copier.errors import CopierError
+import yaml
+from copier import run_copy
+from copier.errors import CopierAnswersInterrupt, CopierError
 
 from .embedded import EMBEDDED_SOURCE
-from .errors import LadderError
+from .errors import Cancelled, LadderError
 from .gitcmd import git, is_git_repo
+from .merge import MERGES
 from .project import ANSWERS_FILE, Project
 from .render import _render, copier_message, preflight, resolve_source, write_source
 from .schema import answers_schema
@@ -233,6 +240,7 @@ class Plan:
     files: dict[str, str]  # path -> add, same, merge, conflict or keep
     left_alone: int
     notes: list[str] = field(default_factory=list)
+    merged: dict[str, str] = field(default_factory=dict)  # path -> text, structural merges
 
     def having(self, verb: str) -> list[str]:
         return [name for name, action in self.files.items() if action == verb]
@@ -269,14 +277,35 @@ def _is_utf8(content: bytes) -> bool:
     return True
 
 
-def _render_at(level: int, answers: dict, dest: Path) -> str:
+def _render_at(level: int, answers: dict, dest: Path, ask: dict | None = None) -> str:
+    """Render the template at `level`; with `ask`, prompt every question not in `answers`.
+
+    `ask` holds the inferred answers, the prompts' defaults, as `new` asks (copier's
+    questions in the terminal).
+    """
     src, ref = resolve_source(None, None)
+    data = answers | {"mlops_level": level}
     try:
-        _render(src, ref, answers | {"mlops_level": level}, dest)
+        if ask is None:
+            _render(src, ref, data, dest)
+        else:
+            run_copy(src, dest, data=data, user_defaults=ask, vcs_ref=ref, quiet=True, unsafe=False)
+    except CopierAnswersInterrupt:  # Ctrl-C at a prompt: not an error to print
+        raise Cancelled("cancelled: nothing was changed") from None
     except (ValueError, CopierError) as error:
         raise LadderError(copier_message(error)) from None
     write_source(dest, EMBEDDED_SOURCE)
     return ref
+
+
+def _rendered_answers(rendered: Path) -> dict[str, Any]:
+    """The answers the render recorded, without copier's own keys and the level."""
+    recorded = yaml.safe_load((rendered / ANSWERS_FILE).read_text(encoding="utf-8")) or {}
+    return {
+        key: value
+        for key, value in sorted(recorded.items())
+        if not key.startswith("_") and key != "mlops_level"
+    }
 
 
 def _check_repository(root: Path) -> Project:
@@ -302,19 +331,31 @@ def _check_repository(root: Path) -> Project:
     return project
 
 
-def plan_adoption(path: Path, level: int, given: dict) -> tuple[Plan, Path]:
+def plan_adoption(
+    path: Path,
+    level: int,
+    given: dict,
+    ask: Callable[[Inferred], None] | None = None,
+) -> tuple[Plan, Path]:
     """What adopting at `level` does, from a render in a scratch folder.
 
-    The caller removes the scratch folder (`rendered.parent`) when done with it.
+    Without `ask`, the inferred and given answers are used and every other
+    question takes its default. With it, `ask` is shown what was inferred, then
+    each question not given is asked in the terminal, the inferred answer as its
+    default. The caller removes the scratch folder (`rendered.parent`) when done.
     """
     root = path.resolve()
     _check_repository(root)
     inferred = infer_answers(root)
-    answers = inferred.answers | given
     scratch = Path(tempfile.mkdtemp(prefix="mlops-ladder-adopt-"))
     rendered = scratch / "render"
     try:
-        version = _render_at(level, answers, rendered)
+        if ask is None:
+            version = _render_at(level, inferred.answers | given, rendered)
+        else:
+            ask(inferred)
+            version = _render_at(level, given, rendered, ask=inferred.answers)
+        answers = _rendered_answers(rendered)
         tracked = _tracked(root)
         names = sorted(
             p.relative_to(rendered).as_posix()
@@ -326,6 +367,8 @@ def plan_adoption(path: Path, level: int, given: dict) -> tuple[Plan, Path]:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     plan = Plan(level, version, answers, inferred, files, len(tracked - set(names)))
+    for name in plan.having("conflict"):
+        _try_merge(plan, root, rendered, name)
     package = answers.get("package_name")
     if package and (root / package / "__init__.py").is_file():
         plan.notes.append(
@@ -334,6 +377,30 @@ def plan_adoption(path: Path, level: int, given: dict) -> tuple[Plan, Path]:
             f"has too), then delete {package}/, so one package holds both."
         )
     return plan, rendered
+
+
+def _try_merge(plan: Plan, root: Path, rendered: Path, name: str) -> None:
+    """Turn a conflict into a merge when the file's structure lets adopt keep all of both."""
+    merge = MERGES.get(name)
+    ours, theirs = _text(root / name), _text(rendered / name)
+    if merge is None or ours is None or theirs is None:
+        return
+    merged = merge(ours, theirs)
+    if merged is None:
+        plan.notes.append(f"{name} could not be merged safely: it is left as a conflict")
+        return
+    text, notes = merged
+    plan.files[name] = "merge"
+    plan.merged[name] = text
+    plan.notes.extend(notes)
+
+
+def _text(path: Path) -> str | None:
+    """The file's text with its line endings as they are, or None if it is not UTF-8."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _union(ours: str, theirs: str) -> str:
@@ -389,6 +456,8 @@ def adopt(path: Path, plan: Plan, rendered: Path) -> None:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(source.read_bytes())
                 target.chmod(source.stat().st_mode & 0o777)
+            elif action == "merge" and name in plan.merged:
+                target.write_bytes(plan.merged[name].encode("utf-8"))
             elif action == "merge":
                 target.write_text(
                     _union(target.read_text(encoding="utf-8"), source.read_text(encoding="utf-8")),

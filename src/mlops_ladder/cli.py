@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from . import __version__
-from .adopt import adopt, plan_adoption
+from .adopt import Inferred, adopt, plan_adoption
 from .assess import assess, render_text
 from .assess import schema_json as assessment_schema_json
 from .catalogue import Catalogue, load_catalogue, markdown_table, plan_climb
@@ -256,6 +256,15 @@ def cmd_assess(args: argparse.Namespace, catalogue: Catalogue) -> int:
     return 0
 
 
+def show_inferred(inferred: Inferred) -> None:
+    """Before adopt's questions: what the repository says, the questions' defaults."""
+    print("Read from the repository (each is the default of its question below):")
+    for key, value in inferred.answers.items():
+        print(f"  {key}: {value!r} (from {inferred.sources[key]})")
+    for note in inferred.notes:
+        print(f"Note: {note}")
+
+
 ADOPT_VERBS = ("add", "merge", "conflict", "same", "keep")
 
 
@@ -271,7 +280,9 @@ def cmd_adopt(args: argparse.Namespace, catalogue: Catalogue) -> int:
         raise LadderError("give the level with --level N, not as an answer")
     from_file, given = checked_answers(args)
     from_file.pop("mlops_level", None)
-    plan, rendered = plan_adoption(args.path, level, from_file | given)
+    interactive = sys.stdin.isatty() and not args.defaults
+    ask = show_inferred if interactive else None
+    plan, rendered = plan_adoption(args.path, level, from_file | given, ask=ask)
     try:
         print(
             f"Adopting {args.path.resolve().name} at level {catalogue.level(level).label}, "
@@ -279,11 +290,17 @@ def cmd_adopt(args: argparse.Namespace, catalogue: Catalogue) -> int:
         )
         print("Answers:")
         for key, value in plan.answers.items():
-            source = plan.inferred.sources.get(key, "-d or --data-file")
-            if key in from_file or key in given:
-                source = "-d" if key in given else f"data file {args.data_file}"
+            if key in given:
+                source = "-d"
+            elif key in from_file:
+                source = f"data file {args.data_file}"
+            elif str(plan.inferred.answers.get(key)) == str(value):
+                source = plan.inferred.sources[key]
+            else:
+                source = "your answer" if interactive else "the template's default"
             print(f"  {key}: {value!r} (from {source})")
-        for note in plan.inferred.notes + plan.notes:
+        notes = plan.notes if interactive else plan.inferred.notes + plan.notes
+        for note in notes:
             print(f"Note: {note}")
         for verb in ADOPT_VERBS:
             for name in plan.having(verb):
@@ -512,6 +529,11 @@ def build_parser() -> argparse.ArgumentParser:
     take.add_argument("--level", help="the level to adopt (required unless --continue/--abort)")
     take.add_argument(
         "--dry-run", action="store_true", help="list what would be added, merged or kept"
+    )
+    take.add_argument(
+        "--defaults",
+        action="store_true",
+        help="ask nothing: inferred answers, then each question's default (so without a terminal)",
     )
     add_answer_options(take)
     add_recovery_options(take, "adopt")

@@ -27,6 +27,7 @@ from .embedded import (
 )
 from .errors import Cancelled, LadderError, one_line
 from .gitcmd import OWN_IDENTITY, git, is_git_repo, is_ignored, remote_tags, succeeds, uncommitted
+from .merge import MERGES, keep_ours
 from .project import ANSWERS_FILE, Project, load_project
 from .transaction import refuse_if_pending, run_staged, scratch, temporary_files_in
 
@@ -244,6 +245,35 @@ def _reachable(project: Project, source: str | None) -> str:
     return actual
 
 
+def _merge_conflicts(path: Path) -> list[str]:
+    """Resolve a climb's conflict in pyproject.toml by its structure.
+
+    A project brought on by `adopt` keeps its own dependency list where the
+    template has its own, so a climb's text merge conflicts there. The project's
+    side of each conflict is kept and the new level's missing tables, keys and
+    requirements are added, as adopt does (merge.py); a conflict that cannot be
+    resolved so stays a conflict.
+    """
+    notes = []
+    unmerged = set(filter(None, git(path, "diff", "--name-only", "--diff-filter=U").split("\n")))
+    for name in ("pyproject.toml",):
+        file, merge = path / name, MERGES[name]
+        if name not in unmerged or not file.is_file():
+            continue
+        ours = keep_ours(file.read_bytes().decode("utf-8", errors="replace"))
+        theirs = git(path, "show", f":3:{name}", check=False)
+        merged = merge(ours, theirs) if ours is not None and theirs else None
+        if merged is None:
+            continue
+        file.write_bytes(merged[0].encode("utf-8"))
+        git(path, "add", "--", name)
+        notes.append(
+            f"{name}: your side of its conflicts is kept and the new level's tables, keys "
+            "and requirements are added (look over `git diff HEAD -- pyproject.toml`)"
+        )
+    return notes
+
+
 def _staged_update(
     project: Project, summary: str, command: str, data: dict, vcs_ref: str | VcsRef, record: str
 ) -> Outcome:
@@ -260,7 +290,7 @@ def _staged_update(
 
     def change(staged: Project) -> Outcome:
         _copier_update(staged, data, vcs_ref)
-        notes = []
+        notes = _merge_conflicts(staged.path) if command == "climb" else []
         if (staged.path / "uv.lock").is_file():  # keep the committed lock in step with pyproject
             notes.append(lock_dependencies(staged.path))
         return _outcome(staged.path, notes)
