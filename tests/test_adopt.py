@@ -148,6 +148,7 @@ def test_dry_run_lists_every_file_and_changes_nothing(ccds_template: Path, tmp_p
     assert snapshot(project) == before and git(project, "status", "--porcelain") == ""
 
 
+@pytest.mark.slow
 def test_in_a_terminal_adopt_asks_with_the_inferred_answers_as_defaults(
     ccds_template: Path, tmp_path: Path
 ) -> None:

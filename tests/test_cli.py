@@ -277,6 +277,7 @@ def test_data_values_are_cast_by_copier_not_by_yaml(tmp_path: Path) -> None:
     assert answers["project_name"] == "No" and answers["mlops_level"] == 0
 
 
+@pytest.mark.slow
 def test_climb_takes_answers_for_the_new_levels_questions(tmp_path: Path) -> None:
     project = new_project(tmp_path, "--level", "1")
     url = "gs://team-data/demo"

@@ -259,6 +259,7 @@ def test_update_refuses_a_dirty_tree(generate, tmp_path: Path) -> None:
     assert not (project / "src").exists()
 
 
+@pytest.mark.slow
 def test_answers_keep_their_values_across_the_climb(generate, tmp_path: Path) -> None:
     project = generate(tmp_path / "project", 0, description="Churn scores")
     commit_all(project)

@@ -97,6 +97,7 @@ def test_a_signal_while_writing_waits_for_the_whole_level(
     assert run_cli("status", cwd=project).returncode == 0
 
 
+@pytest.mark.slow
 def test_killed_while_writing_is_detected_and_can_be_undone(level2: Path, tmp_path: Path) -> None:
     project = copy_of(level2, tmp_path)
     before = snapshot(project)

@@ -37,8 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from copier import run_copy
-from copier.errors import CopierAnswersInterrupt, CopierError
 
 from .embedded import EMBEDDED_SOURCE
 from .errors import Cancelled, LadderError
@@ -283,6 +281,9 @@ def _render_at(level: int, answers: dict, dest: Path, ask: dict | None = None) -
     `ask` holds the inferred answers, the prompts' defaults, as `new` asks (copier's
     questions in the terminal).
     """
+    from copier import run_copy  # imported here: only a render needs it
+    from copier.errors import CopierAnswersInterrupt, CopierError
+
     src, ref = resolve_source(None, None)
     data = answers | {"mlops_level": level}
     try:

@@ -1,4 +1,10 @@
-"""Everything that runs copier: new projects, climbs, dry runs and version checks."""
+"""Everything that runs copier: new projects, climbs, dry runs and version checks.
+
+copier is imported where it runs, not with this module: `status`, `assess` and every
+refusal answer without loading it (about half a second of each command's start).
+"""
+
+from __future__ import annotations
 
 import io
 import os
@@ -11,10 +17,9 @@ from dataclasses import dataclass, field
 from filecmp import cmp
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
-from copier import VcsRef, run_copy, run_update
-from copier.errors import ConfigFileError, CopierAnswersInterrupt, CopierError
 from packaging.version import InvalidVersion, Version
 
 from .embedded import (
@@ -31,6 +36,9 @@ from .merge import MERGES, keep_ours
 from .project import ANSWERS_FILE, Project, load_project
 from .transaction import refuse_if_pending, run_staged, scratch, temporary_files_in
 
+if TYPE_CHECKING:
+    from copier import VcsRef
+
 CONFLICT_MARKER = "<<<<<<< before updating"
 
 
@@ -40,6 +48,8 @@ class VersionUnknown(LadderError):
 
 def copier_message(error: Exception) -> str:
     """A copier error as one line that says what to do."""
+    from copier.errors import ConfigFileError
+
     if isinstance(error, ConfigFileError):
         return (
             "the template's copier.yml cannot be read at that version: "
@@ -114,6 +124,9 @@ def new_project(
     lock: bool = True,
 ) -> Created:
     """Render into a hidden sibling folder, then rename it to `dest`: all or nothing."""
+    from copier import run_copy
+    from copier.errors import CopierAnswersInterrupt, CopierError
+
     src, ref = resolve_source(template, vcs_ref)
     staging = dest.with_name(f".{dest.name}.mlops-ladder-new")
     temporary = dest.with_name(f".{dest.name}.mlops-ladder-tmp")  # copier's clone of the template
@@ -209,6 +222,9 @@ def climb_data(project: Project, from_file: dict, given: dict) -> dict:
 
 
 def _copier_update(project: Project, data: dict, vcs_ref: str | VcsRef) -> None:
+    from copier import run_update
+    from copier.errors import CopierError
+
     try:
         with redirect_stderr(io.StringIO()):  # copier prints its own report of some errors
             run_update(
@@ -304,6 +320,8 @@ def climb(project: Project, target: int, answers: dict | None = None) -> Outcome
     `answers` answer the questions the new level asks (or change earlier answers);
     every other question keeps its answer, and a new one takes its default.
     """
+    from copier import VcsRef
+
     preflight(project)
     return _staged_update(
         project,
@@ -367,12 +385,16 @@ def write_source(path: Path, source: str) -> None:
 
 
 def _render(src: str, ref: str, answers: dict, dest: Path) -> None:
+    from copier import run_copy
+
     with redirect_stderr(io.StringIO()):
         run_copy(src, dest, data=answers, defaults=True, vcs_ref=ref, quiet=True, unsafe=False)
 
 
 def dry_run(project: Project, target: int, extra: dict | None = None) -> dict[str, list[str]]:
     """The files a climb would add, change and delete, from two fresh renders."""
+    from copier.errors import CopierError
+
     preflight(project)
     answers = project.user_answers()
     src, ref = _reachable(project, project.template), project.template_version
