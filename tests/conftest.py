@@ -5,6 +5,7 @@ import fcntl
 import hashlib
 import json
 import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -160,6 +161,29 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
     return subprocess.run(
         [str(CLI), *args], cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL
     )
+
+
+def run_cli_on_a_terminal(
+    *args: str, cwd: Path, seconds: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """The installed console script with a terminal on stdin, where it may ask questions.
+
+    Nothing answers them: a command that asks anything times out here.
+    """
+    _controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [str(CLI), *args],
+        cwd=cwd,
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=seconds)
+    finally:
+        process.kill()
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def assert_refused(result: subprocess.CompletedProcess[str], message: str) -> None:

@@ -1,7 +1,6 @@
 """`mlops-ladder adopt`: an existing repository comes under the template, losing no line."""
 
 import json
-import pty
 import re
 import shutil
 import signal
@@ -15,7 +14,17 @@ import yaml
 from mlops_ladder.adopt import infer_answers
 from mlops_ladder.embedded import EMBEDDED_SOURCE
 
-from .conftest import CLI, assert_refused, commit_all, git, interrupted, run_cli, snapshot, tiered
+from .conftest import (
+    CLI,
+    assert_refused,
+    commit_all,
+    git,
+    interrupted,
+    run_cli,
+    run_cli_on_a_terminal,
+    snapshot,
+    tiered,
+)
 from .test_assess import CCDS_CONTEXT, CCDS_FILES, assess_json, ccds_project, write
 from .test_generated import make
 
@@ -210,22 +219,10 @@ def test_a_file_that_cannot_be_merged_safely_stays_a_conflict(
 
 def test_adopt_defaults_in_a_terminal_asks_nothing(ccds_template: Path, tmp_path: Path) -> None:
     project = user_project(ccds_template, tmp_path)
-    _controller, terminal = pty.openpty()
-    process = subprocess.Popen(
-        [str(CLI), "adopt", "--level", "1", "--dry-run", "--defaults"],
-        cwd=project,
-        stdin=terminal,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        # Any question would wait for an answer on the terminal, and time out here.
-        out, err = process.communicate(timeout=60)
-    finally:
-        process.kill()
-    assert process.returncode == 0, err
-    assert "  ci_provider: 'github' (from the template's default)" in out.splitlines()
+    result = run_cli_on_a_terminal("adopt", "--level", "1", "--dry-run", "--defaults", cwd=project)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "  ci_provider: 'github' (from the template's default)" in lines
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,16 @@ import yaml
 
 from mlops_ladder.catalogue import load_catalogue
 
-from .conftest import ANSWERS, CLI, assert_refused, commit_all, git, made_once, run_cli, snapshot
+from .conftest import (
+    ANSWERS,
+    assert_refused,
+    commit_all,
+    git,
+    made_once,
+    run_cli,
+    run_cli_on_a_terminal,
+    snapshot,
+)
 
 
 def new_project(tmp_path: Path, *args: str, cached: bool = True) -> Path:
@@ -228,9 +237,6 @@ def test_new_inside_a_repository_joins_it_unless_ignored(tmp_path: Path) -> None
 
 
 def test_new_in_a_terminal_asks_nothing_when_the_file_answers_everything(tmp_path: Path) -> None:
-    import pty
-    import subprocess
-
     answers = tmp_path / "answers.yml"
     complete = ANSWERS | {
         "mlops_level": 1,
@@ -241,22 +247,9 @@ def test_new_in_a_terminal_asks_nothing_when_the_file_answers_everything(tmp_pat
         "ci_provider": "gitlab",
     }
     answers.write_text(yaml.safe_dump(complete))
-    _controller, terminal = pty.openpty()
-    process = subprocess.Popen(
-        [str(CLI), "new", "project", "--data-file", str(answers)],
-        cwd=tmp_path,
-        stdin=terminal,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        # Any question would wait for an answer on the terminal, and time out here.
-        out, err = process.communicate(timeout=30)
-    finally:
-        process.kill()
-    assert process.returncode == 0, err
-    assert "level 1 - DevOps, no MLOps" in out
+    result = run_cli_on_a_terminal("new", "project", "--data-file", str(answers), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "level 1 - DevOps, no MLOps" in result.stdout
     assert (tmp_path / "project/.gitlab-ci.yml").is_file()
 
 

@@ -10,7 +10,7 @@ template adds to may gain items before its closing bracket.
 import json
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 Merged = tuple[str, list[str]] | None
@@ -99,52 +99,49 @@ def _open(body: list[str]) -> bool:
     return _closing(text, text.index("=") + 1) is None
 
 
+def _scan(text: str, start: int, end: int) -> Iterator[tuple[int, str, bool]]:
+    """Each character of `text[start:end]` outside comments, and whether a string holds it
+    (its quotes included); an escaped character inside a basic string is skipped."""
+    index, quote = start, ""
+    while index < end:
+        char = text[index]
+        if not quote and char == "#":
+            newline = text.find("\n", index, end)
+            index = end if newline < 0 else newline
+            continue
+        step = 2 if quote == '"' and char == "\\" else 1
+        if quote and char == quote:
+            quote = ""
+            yield index, char, True
+        elif not quote and char in "\"'":
+            quote = char
+            yield index, char, True
+        else:
+            yield index, char, bool(quote)
+        index += step
+
+
 def _closing(text: str, start: int) -> int | None:
     """The index of the `]` that closes the first `[` at or after `start`, or None."""
-    depth, index, quote = 0, start, ""
-    while index < len(text):
-        char = text[index]
-        if quote:
-            if char == "\\" and quote == '"':
-                index += 1
-            elif char == quote:
-                quote = ""
-        elif char in "\"'":
-            quote = char
-        elif char == "#":
-            newline = text.find("\n", index)
-            index = len(text) if newline < 0 else newline
+    depth = 0
+    for index, char, quoted in _scan(text, start, len(text)):
+        if quoted:
             continue
-        elif char == "[":
+        if char == "[":
             depth += 1
         elif char == "]":
             depth -= 1
             if depth == 0:
                 return index
-        index += 1
     return None
 
 
 def _last_value_end(text: str, start: int, end: int) -> tuple[int, str]:
     """The position after the last character of a value between `start` and `end`, and it."""
-    last, index, quote = start, start, ""
-    while index < end:
-        char = text[index]
-        if quote:
-            if char == "\\" and quote == '"':
-                index += 1
-            elif char == quote:
-                quote = ""
-                last = index + 1
-        elif char in "\"'":
-            quote = char
-        elif char == "#":
-            newline = text.find("\n", index)
-            index = end if newline < 0 or newline > end else newline
-            continue
-        elif not char.isspace():
+    last = start
+    for index, char, quoted in _scan(text, start, end):
+        if quoted or not char.isspace():
             last = index + 1
-        index += 1
     return last, text[last - 1]
 
 
