@@ -36,8 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from .catalogue import read_yaml
 from .embedded import EMBEDDED_SOURCE
 from .errors import Cancelled, LadderError
 from .gitcmd import git, is_git_repo
@@ -301,7 +300,7 @@ def _render_at(level: int, answers: dict, dest: Path, ask: dict | None = None) -
 
 def _rendered_answers(rendered: Path) -> dict[str, Any]:
     """The answers the render recorded, without copier's own keys and the level."""
-    recorded = yaml.safe_load((rendered / ANSWERS_FILE).read_text(encoding="utf-8")) or {}
+    recorded = read_yaml((rendered / ANSWERS_FILE).read_text(encoding="utf-8")) or {}
     return {
         key: value
         for key, value in sorted(recorded.items())

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from .catalogue import Catalogue, levels_file
+from .catalogue import Catalogue, levels_file, read_yaml
 from .errors import LadderError
 
 SCHEMA_ID = "https://github.com/mlops-ladder/mlops-ladder/assessment.schema.json"
@@ -202,7 +202,7 @@ def _check(spec: dict[str, Any], where: str) -> Check:
 @cache
 def detection_rules(path: Path | None = None) -> dict[str, tuple[Check, ...]]:
     """Each capability's checks, from the `detect:` keys of levels.yml."""
-    document = yaml.safe_load((path or levels_file()).read_text(encoding="utf-8"))
+    document = read_yaml((path or levels_file()).read_text(encoding="utf-8"))
     capabilities = document["catalogue"]["default"]["capabilities"]
     rules = {}
     for cap_id, spec in capabilities.items():
@@ -338,7 +338,7 @@ def recorded_level(root: Path) -> int | None:
     if answers.is_symlink() or not answers.is_file():
         return None
     try:
-        content = yaml.safe_load(answers.read_text(encoding="utf-8"))
+        content = read_yaml(answers.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
     level = content.get("mlops_level") if isinstance(content, dict) else None

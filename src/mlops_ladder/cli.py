@@ -14,7 +14,7 @@ from . import __version__
 from .adopt import Inferred, adopt, plan_adoption
 from .assess import assess, render_text
 from .assess import schema_json as assessment_schema_json
-from .catalogue import Catalogue, load_catalogue, markdown_table, plan_climb
+from .catalogue import Catalogue, load_catalogue, markdown_table, plan_climb, read_yaml
 from .errors import LadderError, report
 from .fleet import fleet_change, fleet_status, read_paths
 from .project import load_project
@@ -39,7 +39,7 @@ def read_data_file(path: Path) -> dict:
     if not path.is_file():
         raise LadderError(f"data file {path} does not exist: give the path of a YAML answers file")
     try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+        content = read_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise LadderError(f"data file {path} is not valid YAML: {error}".splitlines()[0]) from None
     if not isinstance(content, dict):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from .catalogue import DEFAULT_CI_PROVIDER, Capability, Catalogue, load_catalogue
+from .catalogue import DEFAULT_CI_PROVIDER, Capability, Catalogue, load_catalogue, read_yaml
 from .errors import LadderError
 
 ANSWERS_FILE = ".copier-answers.yml"
@@ -52,7 +52,7 @@ def load_project(path: Path) -> Project:
             f"{path} has no {ANSWERS_FILE}: run this inside a project made by mlops-ladder"
         )
     try:
-        answers = yaml.safe_load(answers_path.read_text(encoding="utf-8")) or {}
+        answers = read_yaml(answers_path.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         first = str(error).splitlines()[0]
         raise LadderError(f"{answers_path} cannot be read ({first}): restore it from git") from None

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from .catalogue import SafeLoader, read_yaml
 from .embedded import template_root
 from .errors import LadderError
 
@@ -22,11 +23,11 @@ JSON_TYPES = {"str": "string", "int": "integer", "float": "number", "bool": "boo
 def copier_documents(root: Path) -> list[dict[str, Any]]:
     """copier.yml's YAML documents, with `!include` resolved, settings first."""
 
-    class Loader(yaml.SafeLoader):
+    class Loader(SafeLoader):  # type: ignore[valid-type,misc]
         pass
 
     def include(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
-        return yaml.safe_load((root / loader.construct_scalar(node)).read_text(encoding="utf-8"))
+        return read_yaml((root / loader.construct_scalar(node)).read_text(encoding="utf-8"))
 
     Loader.add_constructor("!include", include)
     text = (root / "copier.yml").read_text(encoding="utf-8")
