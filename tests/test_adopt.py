@@ -26,7 +26,7 @@ from .conftest import (
     tiered,
 )
 from .test_assess import CCDS_CONTEXT, CCDS_FILES, assess_json, ccds_project, write
-from .test_generated import make
+from .test_generated import demo_rows, http, make, serving
 
 MIT = (
     "MIT License\n\nCopyright (c) 2024 Ada Lovelace\n\n"
@@ -426,14 +426,35 @@ def test_the_levels_make_targets_pass_after_adopt(
     pyproject = project / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace("line-length = 99", "line-length = 100"))
     resolve_taking_the_template(project)
-    targets = ["install", "lint", "test"] + (["train"] if level >= 2 else [])
-    for target in targets:
-        make(project, target)
-    if level >= 2:
-        assert (project / "reports" / "metrics.json").is_file()
+    passes_its_levels_targets(project, level)
     # Every module of the user's is still there, in the one package.
     modules = [p.read_bytes() for p in (project / "src" / "churn_study").rglob("*.py")]
     assert all(content in modules for content in ours.values())
     assert (project / "src/churn_study/features_ours.py").read_bytes() == ours[
         "churn_study/features.py"
     ]
+    if level == 2:
+        # Climbed to the top, it passes what a generated level-4 project passes.
+        commit_all(project, "what the README says to commit")  # dvc.lock, metrics, card
+        climbed = run_cli("climb", "--to", "4", cwd=project)
+        assert climbed.returncode == 0, climbed.stdout + climbed.stderr
+        commit_all(project, "climb to 4")
+        passes_its_levels_targets(project, 4)
+
+
+def passes_its_levels_targets(project: Path, level: int) -> None:
+    """Run the level's make targets in the order a user does, checking what each makes."""
+    make(project, "install", "lint", "test")
+    if level >= 2:
+        make(project, "train")
+        assert (project / "reports" / "metrics.json").is_file()
+    if level >= 3:
+        assert "may be released" in make(project, "validate").stdout
+        make(project, "promote", "bundle")
+        rows = demo_rows(project, 5, "churn_study")
+        with serving(project) as url:
+            status, _, body = http(f"{url}/predict", {"rows": rows})
+        assert status == 200 and len(body["predictions"]) == 5, body
+    if level >= 4:
+        monitor = make(project, "monitor").stdout
+        assert "rows" in monitor and (project / "reports" / "drift.json").is_file(), monitor

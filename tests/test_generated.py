@@ -326,9 +326,9 @@ def serving(project: Path) -> Iterator[str]:
         process.wait(timeout=30)
 
 
-def demo_rows(project: Path, count: int) -> list[dict[str, float]]:
+def demo_rows(project: Path, count: int, package: str = "demo_model") -> list[dict[str, float]]:
     script = (
-        "import json; from demo_model.data import load_demo, split_features;"
+        f"import json; from {package}.data import load_demo, split_features;"
         f"print(json.dumps(split_features(load_demo().head({count}))[0].to_dict('records')))"
     )
     return json.loads(uv_run(project, "python", "-c", script).stdout)
