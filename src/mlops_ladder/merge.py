@@ -172,34 +172,49 @@ def _value_text(entries: list[tuple[str, list[str]]], key: str) -> list[str]:
     return []
 
 
+class _Unsafe(Exception):
+    """The file cannot be merged without changing the user's lines: adopt shows a conflict."""
+
+
 def merge_pyproject(ours: str, theirs: str) -> Merged:
     """The user's pyproject.toml with the template's missing tables, keys and requirements."""
     try:
-        user, template = tomllib.loads(ours), tomllib.loads(theirs)
-    except tomllib.TOMLDecodeError:
+        merge = _PyprojectMerge(ours, tomllib.loads(ours))
+        template = tomllib.loads(theirs)
+        for path, lines in _sections(theirs):
+            if path is not None and path[0] != "[[" and _wanted(path):
+                merge.section(path, lines, _get(template, path))
+        return merge.result()
+    except (tomllib.TOMLDecodeError, _Unsafe):
         return None
-    sections = _sections(ours)
-    appended: list[str] = []
-    notes: list[str] = []
-    expected = _deep_copy(user)
-    for path, lines in _sections(theirs):
-        if path is None or path[0] == "[[" or not _wanted(path):
-            continue
-        mine = _get(user, path)
+
+
+class _PyprojectMerge:
+    """The user's text section by section, what the template adds to it, and the notes."""
+
+    def __init__(self, ours: str, user: dict[str, Any]) -> None:
+        self.ours, self.user = ours, user
+        self.sections = _sections(ours)
+        self.appended: list[str] = []
+        self.notes: list[str] = []
+        # What the merged text must parse to: the user's data plus the template's additions.
+        self.expected = _deep_copy(user)
+
+    def section(self, path: tuple[str, ...], lines: list[str], wanted: dict[str, Any]) -> None:
+        """Add the template's section at `path`: whole if the user lacks it, else key by key."""
+        mine = _get(self.user, path)
         if mine is None:
-            if any(
-                _get(user, path[:n]) is not None and not isinstance(_get(user, path[:n]), dict)
-                for n in range(1, len(path))
-            ):
-                return None
-            appended.append("".join(lines).rstrip("\n") + "\n")
-            _set(expected, path, _get(template, path))
-            continue
+            parents = (_get(self.user, path[:n]) for n in range(1, len(path)))
+            if any(parent is not None and not isinstance(parent, dict) for parent in parents):
+                raise _Unsafe
+            self.appended.append("".join(lines).rstrip("\n") + "\n")
+            _set(self.expected, path, wanted)
+            return
         if not isinstance(mine, dict):
-            return None
+            raise _Unsafe
         entries = _entries(lines)
         missing: list[str] = []
-        for key, value in _get(template, path).items():
+        for key, value in wanted.items():
             if isinstance(value, dict) and not _inline(entries, key):
                 continue  # a sub-table: its own section
             child = (*path, key)
@@ -207,48 +222,63 @@ def merge_pyproject(ours: str, theirs: str) -> Merged:
                 continue
             if key not in mine:
                 missing.extend(_value_text(entries, key))
-                _set(expected, child, value)
-            elif _is_requirements(child) and not isinstance(mine[key], list):
-                return None
-            elif path[0] == "tool" and mine[key] != value and not isinstance(value, dict):
-                notes.append(
-                    f"pyproject.toml: your {'.'.join(child)} = {_show(mine[key])} is kept; the "
-                    f"template's code is checked with {_show(value)}"
-                )
-            elif _is_requirements(child):
-                have = {_requirement(item) for item in mine[key]}
-                new = [item for item in value if _requirement(item) not in have]
-                if new:
-                    index = _section_index(sections, path)
-                    if index is None:
-                        return None
-                    text = _add_items("".join(sections[index][1]), key, [_quote(i) for i in new])
-                    if text is None:
-                        return None
-                    sections[index] = (path, text.splitlines(keepends=True))
-                    _set(expected, child, mine[key] + new)
-                    notes.append(f"pyproject.toml: {'.'.join(child)} gains {', '.join(new)}")
-        if missing:
-            index = _section_index(sections, path)
-            block = "".join(missing)
-            if index is None:
-                appended.append(f"[{'.'.join(path)}]\n{block}")
+                _set(self.expected, child, value)
             else:
-                section = "".join(sections[index][1])
-                body = section.rstrip("\n") + "\n"
-                tail = section[len(section.rstrip("\n")) + 1 :]
-                sections[index] = (path, (body + block + tail).splitlines(keepends=True))
-    text = "".join("".join(lines) for _, lines in sections)
-    if appended:
-        text = text.rstrip("\n") + "\n\n# Added by mlops-ladder adopt\n" + "\n".join(appended)
-    if text == ours:
-        return ours, notes
-    try:
-        if tomllib.loads(text) != expected:
-            return None
-    except tomllib.TOMLDecodeError:
-        return None
-    return text, notes
+                self._key(child, mine[key], value)
+        if missing:
+            self._insert(path, "".join(missing))
+
+    def _key(self, path: tuple[str, ...], mine: Any, value: Any) -> None:
+        """A key both have: requirements gain what they lack, a differing tool setting a note."""
+        if _is_requirements(path):
+            if not isinstance(mine, list):
+                raise _Unsafe
+            have = {_requirement(item) for item in mine}
+            new = [item for item in value if _requirement(item) not in have]
+            if new:
+                self._add_requirements(path, mine, new)
+        elif path[0] == "tool" and mine != value and not isinstance(value, dict):
+            self.notes.append(
+                f"pyproject.toml: your {'.'.join(path)} = {_show(mine)} is kept; the "
+                f"template's code is checked with {_show(value)}"
+            )
+
+    def _add_requirements(self, path: tuple[str, ...], mine: list, new: list[str]) -> None:
+        index = self._index(path[:-1])
+        text = _add_items("".join(self.sections[index][1]), path[-1], [_quote(i) for i in new])
+        if text is None:
+            raise _Unsafe
+        self.sections[index] = (path[:-1], text.splitlines(keepends=True))
+        _set(self.expected, path, mine + new)
+        self.notes.append(f"pyproject.toml: {'.'.join(path)} gains {', '.join(new)}")
+
+    def _insert(self, path: tuple[str, ...], block: str) -> None:
+        """Put the template's missing keys at the end of the user's section, before blank lines."""
+        index = _section_index(self.sections, path)
+        if index is None:
+            self.appended.append(f"[{'.'.join(path)}]\n{block}")
+            return
+        section = "".join(self.sections[index][1])
+        body = section.rstrip("\n") + "\n"
+        tail = section[len(section.rstrip("\n")) + 1 :]
+        self.sections[index] = (path, (body + block + tail).splitlines(keepends=True))
+
+    def _index(self, path: tuple[str, ...]) -> int:
+        index = _section_index(self.sections, path)
+        if index is None:
+            raise _Unsafe
+        return index
+
+    def result(self) -> Merged:
+        text = "".join("".join(lines) for _, lines in self.sections)
+        if self.appended:
+            marker = "\n\n# Added by mlops-ladder adopt\n"
+            text = text.rstrip("\n") + marker + "\n".join(self.appended)
+        if text == self.ours:
+            return self.ours, self.notes
+        if tomllib.loads(text) != self.expected:
+            raise _Unsafe
+        return text, self.notes
 
 
 def _show(value: Any) -> str:
