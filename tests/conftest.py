@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -129,6 +129,21 @@ def project_commands(project: Path, package: str = "demo_model") -> set[str]:
     return {name for name, (module, _) in commands.items() if (source / f"{module}.py").is_file()}
 
 
+def start_cli(
+    args: Sequence[str], cwd: Path, *, stdin: int, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """The installed console script, started with its output captured."""
+    return subprocess.Popen(
+        [str(CLI), *args],
+        cwd=cwd,
+        env=env,
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def interrupted(
     args: list[str], cwd: Path, point: str, signum: int, seconds: float = 120
 ) -> subprocess.CompletedProcess[str]:
@@ -137,15 +152,7 @@ def interrupted(
     paused = cwd.parent / "paused"
     paused.unlink(missing_ok=True)
     env = os.environ | {"MLOPS_LADDER_PAUSE_AT": point, "MLOPS_LADDER_PAUSE_FILE": str(paused)}
-    process = subprocess.Popen(
-        [str(CLI), *args],
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_cli(args, cwd, stdin=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + seconds
     while not paused.exists():
         assert process.poll() is None, process.communicate()
@@ -171,14 +178,7 @@ def run_cli_on_a_terminal(
     Nothing answers them: a command that asks anything times out here.
     """
     _controller, terminal = pty.openpty()
-    process = subprocess.Popen(
-        [str(CLI), *args],
-        cwd=cwd,
-        stdin=terminal,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_cli(args, cwd, stdin=terminal)
     try:
         stdout, stderr = process.communicate(timeout=seconds)
     finally:
