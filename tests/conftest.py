@@ -9,6 +9,7 @@ import pty
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -78,7 +79,7 @@ def made_once(key: object, build: Callable[[Path], object], dest: Path) -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
+def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """The CLI's cache goes to the session's tmp, one for all workers (the embedded
     template repository is then the same in each); commits get an identity."""
     os.environ["MLOPS_LADDER_HOME"] = str(shared_tmp(tmp_path_factory, "ladder-home"))
@@ -90,6 +91,9 @@ def isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> None:
         "GIT_COMMITTER_EMAIL": "test@example.com",
     }.items():
         os.environ.setdefault(name, value)
+    yield
+    while _CLI_SERVER:
+        _CLI_SERVER.pop().close()
 
 
 def git(path: Path, *args: str) -> str:
@@ -163,8 +167,59 @@ def interrupted(
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
+class _CliServer:
+    """tests/cli_server.py: a Python that has imported the CLI once and forks a process
+    per command, so a command does not pay Python's and copier's start-up every time."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("cli_server.py"))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def run(self, args: Sequence[str], cwd: Path | None) -> subprocess.CompletedProcess[str]:
+        assert self.process.stdin and self.process.stdout
+        with tempfile.TemporaryDirectory(prefix="cli-") as scratch:
+            out, err = Path(scratch, "stdout"), Path(scratch, "stderr")
+            out.touch()
+            err.touch()
+            request = {
+                "script": str(CLI),
+                "args": list(args),
+                "cwd": str(cwd or Path.cwd()),
+                "env": dict(os.environ),
+                "stdout": str(out),
+                "stderr": str(err),
+            }
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+            reply = self.process.stdout.readline()
+            assert reply, f"tests/cli_server.py died (exit {self.process.wait()})"
+            returncode = json.loads(reply)["returncode"]
+            return subprocess.CompletedProcess(
+                [str(CLI), *args], returncode, out.read_text(), err.read_text()
+            )
+
+    def close(self) -> None:
+        assert self.process.stdin
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+_CLI_SERVER: list[_CliServer] = []
+# "fork" (the default): commands fork from tests/cli_server.py; "exec": each starts the
+# console script afresh, as a user's shell does. CI runs the slower, plainer "exec".
+CLI_MODE = os.environ.get("MLOPS_LADDER_TEST_CLI", "exec" if os.environ.get("CI") else "fork")
+
+
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """The installed console script, with no terminal on stdin, as in CI."""
+    if CLI_MODE == "fork":
+        if not _CLI_SERVER:
+            _CLI_SERVER.append(_CliServer())
+        return _CLI_SERVER[0].run(args, cwd)
     return subprocess.run(
         [str(CLI), *args], cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL
     )

@@ -1,6 +1,8 @@
 """The mlops-ladder command, through its installed entry point, as users and CI run it."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,6 +116,28 @@ def test_status_reports_level_template_and_health(tmp_path: Path) -> None:
     assert lines[1] == "Level:     0 - Experimentation (no MLOps)"
     assert lines[3] == "Newer:     none, up to date"
     assert lines[4].startswith("Doctor:    ok, 7 files and 4 make targets")
+
+
+@pytest.mark.parametrize("args", [["levels"], ["status"], ["assess"], ["--version"]])
+def test_a_command_that_renders_nothing_does_not_import_copier(
+    args: list[str], tmp_path: Path
+) -> None:
+    """Start-up stays short: copier (about 0.8 s to import) loads only for a render.
+
+    run_cli forks from an interpreter that has imported copier already, so this
+    starts a fresh one, as the console script does.
+    """
+    project = new_project(tmp_path)
+    script = (
+        "import sys\n"
+        "from mlops_ladder.cli import main\n"
+        "try:\n    code = main(sys.argv[1:])\nexcept SystemExit as exit_:\n    code = exit_.code\n"
+        "sys.exit(code if 'copier' not in sys.modules else 'copier was imported')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args], cwd=project, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
 
 
 def test_status_names_a_deleted_required_file(tmp_path: Path) -> None:

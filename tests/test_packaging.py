@@ -10,7 +10,8 @@ import pytest
 from .conftest import ROOT
 
 # Builds a wheel (seconds of setuptools): the full suite's, not the fast tier's.
-pytestmark = pytest.mark.slow
+# Module-scoped fixtures build once per worker: keep this file's tests on one (--dist loadgroup).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("packaging")]
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ import pytest
 
 from .test_generated import ENV, installed_copy, make
 
-pytestmark = pytest.mark.slow
+# Module-scoped fixtures build once per worker: keep this file's tests on one (--dist loadgroup).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("training_path")]
 
 READ_REGISTRY = """
 import json

@@ -1,37 +1,50 @@
 """Every validator refuses bad input with its message and leaves nothing on disk."""
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from copier import run_copy
 
-from .conftest import ANSWERS, run_cli
+from .conftest import ANSWERS, run_cli, tiered
 
 LEVEL2_S3 = {"mlops_level": 2, "dvc_remote": "s3"}
 
 
+def first_of_each(cases: list, key: Callable[[Any], object]) -> list:
+    """The first case of each kind: the fast tier's representatives, one per validator."""
+    first: dict[object, Any] = {}
+    for case in cases:
+        first.setdefault(key(case), case)
+    return list(first.values())
+
+
+COPIE_CASES = [
+    ({"project_name": "   "}, "The project name is empty"),
+    ({"package_name": "Churn-Model"}, "is not a lowercase Python identifier"),
+    ({"package_name": "1model"}, "is not a lowercase Python identifier"),
+    ({"package_name": "class"}, "is a Python keyword"),
+    ({"package_name": "json"}, "shadows a standard-library or dependency module"),
+    ({"package_name": "test"}, "shadows a standard-library or dependency module"),
+    ({"package_name": "mlflow"}, "shadows a standard-library or dependency module"),
+    ({"package_name": "fastapi"}, "shadows a standard-library or dependency module"),
+    ({"author_email": "not-an-email"}, "is not an email address"),
+    ({"author_name": " "}, "The author name is empty"),
+    ({"copyright_year": "26"}, "is not a year"),
+    ({"description": "two\nlines"}, "must be one line"),
+    (LEVEL2_S3 | {"dvc_remote_url": ""}, "is not a s3 bucket URL"),
+    (LEVEL2_S3 | {"dvc_remote_url": "gs://bucket/path"}, "is not a s3 bucket URL"),
+    (LEVEL2_S3 | {"dvc_remote_url": "s3://B/path"}, "is not a s3 bucket URL"),
+    (LEVEL2_S3 | {"dvc_remote_url": "s3://bucket/a path"}, "is not a s3 bucket URL"),
+    (LEVEL2_S3 | {"dvc_remote": "gs", "dvc_remote_url": "gs:/b"}, "is not a gs bucket URL"),
+    ({"mlops_level": 2, "dvc_remote": "azure"}, 'Question "dvc_remote_url" is required'),
+]
+
+
 @pytest.mark.parametrize(
     ("answers", "message"),
-    [
-        ({"project_name": "   "}, "The project name is empty"),
-        ({"package_name": "Churn-Model"}, "is not a lowercase Python identifier"),
-        ({"package_name": "1model"}, "is not a lowercase Python identifier"),
-        ({"package_name": "class"}, "is a Python keyword"),
-        ({"package_name": "json"}, "shadows a standard-library or dependency module"),
-        ({"package_name": "test"}, "shadows a standard-library or dependency module"),
-        ({"package_name": "mlflow"}, "shadows a standard-library or dependency module"),
-        ({"package_name": "fastapi"}, "shadows a standard-library or dependency module"),
-        ({"author_email": "not-an-email"}, "is not an email address"),
-        ({"author_name": " "}, "The author name is empty"),
-        ({"copyright_year": "26"}, "is not a year"),
-        ({"description": "two\nlines"}, "must be one line"),
-        (LEVEL2_S3 | {"dvc_remote_url": ""}, "is not a s3 bucket URL"),
-        (LEVEL2_S3 | {"dvc_remote_url": "gs://bucket/path"}, "is not a s3 bucket URL"),
-        (LEVEL2_S3 | {"dvc_remote_url": "s3://B/path"}, "is not a s3 bucket URL"),
-        (LEVEL2_S3 | {"dvc_remote_url": "s3://bucket/a path"}, "is not a s3 bucket URL"),
-        (LEVEL2_S3 | {"dvc_remote": "gs", "dvc_remote_url": "gs:/b"}, "is not a gs bucket URL"),
-        ({"mlops_level": 2, "dvc_remote": "azure"}, 'Question "dvc_remote_url" is required'),
-    ],
+    tiered(COPIE_CASES, fast=first_of_each(COPIE_CASES, key=lambda case: case[1])),
 )
 def test_copie_reports_the_validator_message(answers: dict, message: str, copie) -> None:
     result = copie.copy(extra_answers=ANSWERS | answers)
@@ -90,30 +103,33 @@ def test_cli_refuses_bad_input_in_one_line(args: list[str], message: str, tmp_pa
 LONG = "Churn-Model " * 20
 
 
+LENGTH_CASES = [
+    {"project_name": ""},
+    {"project_name": LONG},
+    {"project_name": "Churn\u202eModel"},
+    {"project_name": "予測モデル 😀"},
+    {"package_name": LONG},
+    {"package_name": "churn\nmodel"},
+    {"package_name": "x" * 33},
+    {"package_name": "nonlocal"},
+    {"package_name": "prometheus_client"},
+    {"description": "two\nlines"},
+    {"description": LONG},
+    {"description": "bell\x07"},
+    {"author_name": " "},
+    {"author_name": LONG},
+    {"author_name": "Bob\u2066"},
+    {"author_email": LONG},
+    {"author_email": "bob@example.com\n"},
+    {"author_email": '"bob"@example.com'},
+    {"copyright_year": "26"},
+    LEVEL2_S3 | {"dvc_remote_url": "s3:/x"},
+]
+
+
+# The fast tier: a long answer for each text question, which the message must not echo whole.
 @pytest.mark.parametrize(
-    "answers",
-    [
-        {"project_name": ""},
-        {"project_name": LONG},
-        {"project_name": "Churn\u202eModel"},
-        {"project_name": "予測モデル 😀"},
-        {"package_name": LONG},
-        {"package_name": "churn\nmodel"},
-        {"package_name": "x" * 33},
-        {"package_name": "nonlocal"},
-        {"package_name": "prometheus_client"},
-        {"description": "two\nlines"},
-        {"description": LONG},
-        {"description": "bell\x07"},
-        {"author_name": " "},
-        {"author_name": LONG},
-        {"author_name": "Bob\u2066"},
-        {"author_email": LONG},
-        {"author_email": "bob@example.com\n"},
-        {"author_email": '"bob"@example.com'},
-        {"copyright_year": "26"},
-        LEVEL2_S3 | {"dvc_remote_url": "s3:/x"},
-    ],
+    "answers", tiered(LENGTH_CASES, fast=[case for case in LENGTH_CASES if LONG in case.values()])
 )
 def test_validator_messages_fit_80_columns(answers: dict, template_repo, tmp_path: Path) -> None:
     """One line; at most 80 characters, or the part before its first colon is."""
