@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, settings
 # Few examples in the fast loop on a laptop, more in CI (CI=true) or when asked.
 _SLOW_FIXTURES = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 settings.register_profile(
-    "dev", max_examples=3, deadline=None, suppress_health_check=_SLOW_FIXTURES
+    "dev", max_examples=2, deadline=None, suppress_health_check=_SLOW_FIXTURES
 )
 settings.register_profile(
     "ci", max_examples=25, deadline=None, suppress_health_check=_SLOW_FIXTURES
