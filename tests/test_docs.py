@@ -15,9 +15,6 @@ import yaml
 from mlops_ladder.catalogue import load_catalogue, markdown_table
 from mlops_ladder.cli import build_parser
 
-# Module-scoped fixtures build once per worker: keep this file's tests on one (--dist loadgroup).
-pytestmark = pytest.mark.xdist_group("docs")
-
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 MKDOCS = Path(sys.executable).with_name("mkdocs")

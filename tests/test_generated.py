@@ -20,8 +20,7 @@ import pytest
 
 from .conftest import commit_all, git
 
-# Module-scoped fixtures build once per worker: keep this file's tests on one (--dist loadgroup).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("generated")]
+pytestmark = pytest.mark.slow
 # uv and make find the tools installed next to this interpreter. Generated projects
 # cache their bytecode as on a user's machine, even where the CI image turns that off,
 # and never reach a tracking server from the developer's shell.

@@ -26,9 +26,6 @@ from mlops_ladder.project import make_targets
 
 from .conftest import commit_all, git, tiered
 
-# Module-scoped fixtures build once per worker: keep this file's tests on one (--dist loadgroup).
-pytestmark = pytest.mark.xdist_group("gitlab")
-
 CATALOGUE = load_catalogue()
 LEVELS = [level for level in CATALOGUE.offered if level >= 1]
 # Top-level keys that are not jobs (https://docs.gitlab.com/ci/yaml/).

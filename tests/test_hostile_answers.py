@@ -35,9 +35,6 @@ from mlops_ladder.project import make_targets
 
 from .conftest import ANSWERS, commit_all
 
-# Module-scoped fixtures build once per worker: keep this file's tests on one (--dist loadgroup).
-pytestmark = pytest.mark.xdist_group("hostile_answers")
-
 OFFERED = load_catalogue().offered
 RUFF = Path(sys.executable).with_name("ruff")
 SENTINEL = "SENTINEL"  # replaced by an absolute path in the test's own tmp folder

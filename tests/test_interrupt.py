@@ -16,9 +16,6 @@ import pytest
 
 from .conftest import CLI, commit_all, git, interrupted, run_cli, snapshot, tiered
 
-# Module-scoped fixtures build once per worker: keep this file's tests on one (--dist loadgroup).
-pytestmark = pytest.mark.xdist_group("interrupt")
-
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
 
 

@@ -10,8 +10,7 @@ import pytest
 from .conftest import ROOT
 
 # Builds a wheel (seconds of setuptools): the full suite's, not the fast tier's.
-# Module-scoped fixtures build once per worker: keep this file's tests on one (--dist loadgroup).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("packaging")]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

@@ -20,9 +20,6 @@ from copier import run_copy
 
 from .conftest import ANSWERS, ROOT
 
-# Module-scoped fixtures build once per worker: keep this file's tests on one (--dist loadgroup).
-pytestmark = pytest.mark.xdist_group("service_layout")
-
 SERVICE_TEMPLATE = (
     ROOT
     / "template"

@@ -15,8 +15,7 @@ import pytest
 
 from .test_generated import ENV, installed_copy, make
 
-# Module-scoped fixtures build once per worker: keep this file's tests on one (--dist loadgroup).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("training_path")]
+pytestmark = pytest.mark.slow
 
 READ_REGISTRY = """
 import json

@@ -24,9 +24,6 @@ from .conftest import (
 )
 from .test_climb import edit_at_level
 
-# Module-scoped fixtures build once per worker: keep this file's tests on one (--dist loadgroup).
-pytestmark = pytest.mark.xdist_group("update")
-
 # What the older version did differently: changed lines at each level, and a file it lacked.
 OLD_VERSION_CHANGES = [
     ("template/README.md.jinja", "## Getting started", "## Start here"),
