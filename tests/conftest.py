@@ -30,6 +30,25 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 ROOT = Path(__file__).resolve().parents[1]
+# xdist hands whole files to the two workers in collection order (--dist loadfile,
+# --no-loadscope-reorder in pyproject.toml). The longest files go first, so neither
+# worker starts a long file while the other is finishing: measured with
+# `--durations=0`, slow-tier files first, then the fast tier's. Others keep their order.
+LONGEST_FIRST = (
+    "test_generated.py",
+    "test_day_two.py",
+    "test_climb_steps.py",
+    "test_training_path.py",
+    "test_climb.py",
+    "test_cli.py",
+    "test_gitlab.py",
+    "test_property.py",
+    "test_render.py",
+    "test_adopt.py",
+    "test_validators.py",
+    "test_update.py",
+    "test_hostile_answers.py",
+)
 ANSWERS = {
     "project_name": "Demo Model",
     "author_name": "Test Author",
@@ -37,6 +56,40 @@ ANSWERS = {
     "copyright_year": "2026",
 }
 CLI = Path(sys.executable).with_name("mlops-ladder")
+
+
+RAM = Path("/dev/shm")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """The fast tier keeps its temporary files in RAM when the machine has a tmpfs.
+
+    A fast-tier run writes and deletes some 20,000 files (renders, copies, git
+    repositories); on a disk that discards freed blocks that alone cost 20 s of
+    the run. The full suite stays on disk: its installed environments are gigabytes.
+    `--basetemp` chooses the place yourself; MLOPS_LADDER_TEST_RAM=0 turns this off.
+    """
+    wanted = os.environ.get("MLOPS_LADDER_TEST_RAM", "1") != "0"
+    fast_tier = config.option.markexpr == "not slow"
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not (wanted and fast_tier and not worker and config.option.basetemp is None):
+        return
+    if not (RAM.is_dir() and os.access(RAM, os.W_OK) and shutil.disk_usage(RAM).free > 2**31):
+        return
+    checkout = hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]
+    base = RAM / f"mlops-ladder-tests-{os.getuid()}-{checkout}"  # one per clone
+    config.option.basetemp = str(base / "run")  # pytest empties it at the start of a run
+    scratch = base / "tmp"  # for the temporary folders of copier and the CLI under test
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    os.environ["TMPDIR"] = str(scratch)
+    tempfile.tempdir = None
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 def shared_tmp(factory: pytest.TempPathFactory, name: str) -> Path:

@@ -281,7 +281,7 @@ def resolve_taking_the_template(project: Path) -> None:
     commit_all(project, "adopt mlops-ladder")
 
 
-@pytest.mark.parametrize("level", tiered([1, 2, 4], fast=[1]))
+@pytest.mark.parametrize("level", tiered([1, 2, 4], fast=[]))
 def test_adopt_keeps_every_line_and_gives_a_ladder_project(
     ccds_template: Path, tmp_path: Path, level: int
 ) -> None:

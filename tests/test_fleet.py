@@ -19,10 +19,14 @@ LEVELS = {"alpha": 0, "bravo": 1, "charlie": 1, "dirty": 0, "broken": TOP}
 
 @pytest.fixture
 def fleet(generate, tmp_path: Path) -> dict[str, Path]:
-    """Five committed projects at mixed levels; one dirty, one missing a required file."""
+    """Five committed projects at mixed levels; one dirty, one missing a required file.
+
+    The folders tell them apart; they keep the standard answers, so each is a copy of
+    the session's render at its level.
+    """
     projects = {}
     for name, level in LEVELS.items():
-        project = generate(tmp_path / name, level, project_name=name.title())
+        project = generate(tmp_path / name, level)
         commit_all(project, "generated")
         projects[name] = project
     (projects["dirty"] / "notes.txt").write_text("work in progress\n")

@@ -14,7 +14,7 @@ import yaml
 
 from mlops_ladder.catalogue import load_catalogue
 
-from .conftest import commit_all, project_commands
+from .conftest import commit_all, project_commands, tiered
 
 LEVEL0 = {
     ".copier-answers.yml",
@@ -342,14 +342,17 @@ def test_training_workflow_takes_the_tracking_server_from_a_secret_or_variable(
     assert "reports/" in upload["with"]["path"]
 
 
+DVC_REMOTES = [
+    ("local", None, "dvc>=3.59"),
+    ("s3", "s3://team-data/churn", "dvc[s3]>=3.59"),
+    ("gs", "gs://team-data/churn", "dvc[gs]>=3.59"),
+    ("azure", "azure://models/churn", "dvc[azure]>=3.59"),
+]
+
+
 @pytest.mark.parametrize(
     ("remote", "url", "requirement"),
-    [
-        ("local", None, "dvc>=3.59"),
-        ("s3", "s3://team-data/churn", "dvc[s3]>=3.59"),
-        ("gs", "gs://team-data/churn", "dvc[gs]>=3.59"),
-        ("azure", "azure://models/churn", "dvc[azure]>=3.59"),
-    ],
+    tiered(DVC_REMOTES, fast=DVC_REMOTES[:2]),
 )
 def test_dvc_remote_option(
     remote: str, url: str | None, requirement: str, generate, tmp_path: Path
@@ -379,13 +382,15 @@ def test_renovate_enables_the_copier_manager(rendered: dict[int, Path]) -> None:
     assert "helpers:pinGitHubActionDigests" in config["extends"]
 
 
+LICENSES = [
+    ("MIT", "Permission is hereby granted, free of charge"),
+    ("BSD-3-Clause", "Neither the name of the copyright holder"),
+    ("Proprietary", "All rights reserved."),
+]
+
+
 @pytest.mark.parametrize(
-    ("license_id", "phrase"),
-    [
-        ("MIT", "Permission is hereby granted, free of charge"),
-        ("BSD-3-Clause", "Neither the name of the copyright holder"),
-        ("Proprietary", "All rights reserved."),
-    ],
+    ("license_id", "phrase"), tiered(LICENSES, fast=[LICENSES[0], LICENSES[2]])
 )
 def test_license_option(license_id: str, phrase: str, generate, tmp_path: Path) -> None:
     project = generate(tmp_path / "p", 0, license=license_id)
@@ -398,7 +403,7 @@ def test_license_option(license_id: str, phrase: str, generate, tmp_path: Path) 
     )
 
 
-@pytest.mark.parametrize("version", ["3.12", "3.13"])
+@pytest.mark.parametrize("version", tiered(["3.12", "3.13"], fast=["3.12"]))
 def test_python_version_option(version: str, generate, tmp_path: Path) -> None:
     project = generate(tmp_path / "p", 1, python_version=version)
     assert (project / ".python-version").read_text() == f"{version}\n"
@@ -414,13 +419,15 @@ def test_text_answers_with_quotes_stay_valid_toml(generate, tmp_path: Path) -> N
     assert pyproject["project"]["authors"][0]["name"] == "O'Brien"
 
 
+PACKAGE_NAMES = [
+    ("Churn Model", "churn_model"),
+    ("  Fraud-Detector v2 ", "fraud_detector_v2"),
+    ("2024 Sales", "m_2024_sales"),
+]
+
+
 @pytest.mark.parametrize(
-    ("project_name", "package_name"),
-    [
-        ("Churn Model", "churn_model"),
-        ("  Fraud-Detector v2 ", "fraud_detector_v2"),
-        ("2024 Sales", "m_2024_sales"),
-    ],
+    ("project_name", "package_name"), tiered(PACKAGE_NAMES, fast=PACKAGE_NAMES[2:])
 )
 def test_package_name_is_derived_from_the_project_name(
     project_name: str, package_name: str, generate, tmp_path: Path

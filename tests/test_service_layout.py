@@ -9,16 +9,18 @@ settings, one capability alone.
 """
 
 import ast
+import functools
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from copier import run_copy
 
-from .conftest import ANSWERS, ROOT
+from .conftest import ANSWERS, ROOT, tiered
 
 SERVICE_TEMPLATE = (
     ROOT
@@ -35,6 +37,9 @@ ALONE = {
     "retraining": {"reload.py"},
 }
 EXTENSIONS = {"prediction_log.py", "metrics.py", "reload.py"}
+# The fast tier renders one capability alone: retraining, where a review once found
+# DRIFT_JSON imported under has_retraining but used under has_metrics.
+CASES = tiered([None, *ALONE], fast=["retraining"])
 
 
 def render_with_only(capability: str | None, dest: Path) -> Path:
@@ -57,11 +62,14 @@ def render_with_only(capability: str | None, dest: Path) -> Path:
     return dest / "src" / "demo_model"
 
 
+Alone = Callable[[str | None], Path]
+
+
 @pytest.fixture(scope="module")
-def alone(tmp_path_factory: pytest.TempPathFactory) -> dict[str | None, Path]:
-    """The package rendered at level 3 (None) and with each capability alone."""
+def alone(tmp_path_factory: pytest.TempPathFactory) -> Alone:
+    """The package rendered at level 3 (None) or with one capability alone, when first asked."""
     base = tmp_path_factory.mktemp("alone")
-    return {case: render_with_only(case, base / str(case)) for case in [None, *ALONE]}
+    return functools.cache(lambda case: render_with_only(case, base / str(case)))
 
 
 def test_service_is_a_plain_file_with_no_jinja() -> None:
@@ -85,20 +93,16 @@ def test_route_handlers_are_at_module_level_and_create_app_is_short() -> None:
     assert {"health", "ready", "metadata", "predict"} <= routes
 
 
-@pytest.mark.parametrize("case", [None, *ALONE])
-def test_each_capability_alone_adds_only_its_module(
-    case: str | None, alone: dict[str | None, Path]
-) -> None:
-    present = {path.name for path in alone[case].glob("*.py")} & EXTENSIONS
+@pytest.mark.parametrize("case", CASES)
+def test_each_capability_alone_adds_only_its_module(case: str | None, alone: Alone) -> None:
+    present = {path.name for path in alone(case).glob("*.py")} & EXTENSIONS
     assert present == (ALONE[case] if case else set())
-    assert (alone[case] / "service.py").read_bytes() == SERVICE_TEMPLATE.read_bytes()
+    assert (alone(case) / "service.py").read_bytes() == SERVICE_TEMPLATE.read_bytes()
 
 
-@pytest.mark.parametrize("case", [None, *ALONE])
-def test_each_capability_alone_is_ruff_clean(
-    case: str | None, alone: dict[str | None, Path]
-) -> None:
-    project = alone[case].parents[1]
+@pytest.mark.parametrize("case", CASES)
+def test_each_capability_alone_is_ruff_clean(case: str | None, alone: Alone) -> None:
+    project = alone(case).parents[1]
     ruff = [sys.executable, "-m", "ruff"]
     for command in (["check", "--no-cache", "src"], ["format", "--check", "--no-cache", "src"]):
         result = subprocess.run([*ruff, *command], cwd=project, capture_output=True, text=True)
@@ -138,12 +142,10 @@ def imported_modules(package: Path, start: str) -> dict[str, set[str]]:
     return seen
 
 
-@pytest.mark.parametrize("case", [None, *ALONE])
-def test_each_capability_alone_imports_only_what_it_renders(
-    case: str | None, alone: dict[str | None, Path]
-) -> None:
+@pytest.mark.parametrize("case", CASES)
+def test_each_capability_alone_imports_only_what_it_renders(case: str | None, alone: Alone) -> None:
     """Every module the service and its extensions import exists, with every name taken."""
-    package = alone[case]
+    package = alone(case)
     starts = ["service", *(name.removesuffix(".py") for name in ALONE.get(case) or ())]
     for start in starts:
         for module, names in imported_modules(package, start).items():
@@ -154,7 +156,7 @@ def test_each_capability_alone_imports_only_what_it_renders(
 
 @pytest.mark.slow
 def test_each_capability_alone_imports_in_a_real_environment(
-    alone: dict[str | None, Path], rendered: dict[int, Path], tmp_path_factory
+    alone: Alone, rendered: dict[int, Path], tmp_path_factory
 ) -> None:
     """The service and the extensions it finds import with the level-4 dependencies."""
     from .test_generated import installed_copy
@@ -164,7 +166,8 @@ def test_each_capability_alone_imports_in_a_real_environment(
         "import demo_model.service as s; "
         "print(sorted(f.__module__.split('.')[-1] for f in s.extensions()))"
     )
-    for case, package in alone.items():
+    for case in [None, *ALONE]:
+        package = alone(case)
         env = {"PYTHONPATH": str(package.parent), "PATH": "/usr/bin:/bin"}
         result = subprocess.run(
             [str(python), "-c", probe], capture_output=True, text=True, env=env, cwd=package.parent
