@@ -7,6 +7,7 @@ import json
 import os
 import pty
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -186,6 +187,12 @@ def project_commands(project: Path, package: str = "demo_model") -> set[str]:
     return {name for name, (module, _) in commands.items() if (source / f"{module}.py").is_file()}
 
 
+def default_interrupt() -> None:
+    """Ctrl-C as in a terminal: a shell's background job (`pytest ... &`) inherits SIGINT
+    ignored, and the interrupt tests would then wait for a signal that never lands."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_cli(
     args: Sequence[str], cwd: Path, *, stdin: int, env: dict[str, str] | None = None
 ) -> subprocess.Popen[str]:
@@ -198,6 +205,7 @@ def start_cli(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_interrupt,
     )
 
 

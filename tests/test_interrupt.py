@@ -14,7 +14,16 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import CLI, commit_all, git, interrupted, run_cli, snapshot, tiered
+from .conftest import (
+    CLI,
+    commit_all,
+    default_interrupt,
+    git,
+    interrupted,
+    run_cli,
+    snapshot,
+    tiered,
+)
 
 SIGNALS = [signal.SIGINT, signal.SIGTERM, signal.SIGKILL]
 
@@ -159,7 +168,13 @@ def test_nothing_to_continue_or_abort_is_refused(level2: Path, tmp_path: Path) -
 def test_ctrl_c_at_a_prompt_of_new_leaves_no_folder(tmp_path: Path, question: str) -> None:
     """Through a real terminal: Ctrl-C at a question prints one line and exits 130."""
     pexpect = pytest.importorskip("pexpect")
-    child = pexpect.spawn(str(CLI), ["new", "project"], cwd=str(tmp_path), encoding="utf-8")
+    child = pexpect.spawn(
+        str(CLI),
+        ["new", "project"],
+        cwd=str(tmp_path),
+        encoding="utf-8",
+        preexec_fn=default_interrupt,
+    )
     child.expect("maturity level")
     if question != "maturity level":
         child.sendline("")  # take the default level
