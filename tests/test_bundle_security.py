@@ -38,9 +38,6 @@ def test_nothing_trusts_everything_or_what_a_file_declares() -> None:
         assert "trusted=True" not in text, path
         generated_test = path.relative_to(TEMPLATE).parts[0].startswith("{% if has_tests")
         assert "mlflow.sklearn.load_model" not in text or generated_test, path
-        # MLflow 3.18 deprecates this switch for MLFLOW_ALLOW_MODEL_CODE_EXECUTION and
-        # warns at every model load while it is set.
-        assert "MLFLOW_ALLOW_PICKLE_DESERIALIZATION" not in text, path
 
 
 @pytest.mark.parametrize("level", OFFERED)
@@ -61,7 +58,7 @@ def test_every_level_names_the_skops_model_file(level: int, rendered: dict[int, 
         dvc = yaml.safe_load((project / "dvc.yaml").read_text())
         assert "models/model.skops" in dvc["stages"]["train"]["outs"]
         tracking = (project / "src" / "demo_model" / "tracking.py").read_text()
-        assert 'os.environ["MLFLOW_ALLOW_MODEL_CODE_EXECUTION"] = "false"' in tracking
+        assert 'os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"' in tracking
 
 
 @pytest.mark.parametrize("level", [level for level in OFFERED if level >= 3])
