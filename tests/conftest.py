@@ -33,8 +33,8 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 ROOT = Path(__file__).resolve().parents[1]
 # xdist hands whole files to the two workers in collection order (--dist loadfile,
 # --no-loadscope-reorder in pyproject.toml). The longest files go first, so neither
-# worker starts a long file while the other is finishing: measured with
-# `--durations=0`, slow-tier files first, then the fast tier's. Others keep their order.
+# worker starts a long file while the other is finishing: the files that install and
+# run generated projects, then the fast tier's by `--durations=0`. Others keep their order.
 LONGEST_FIRST = (
     "test_generated.py",
     "test_day_two.py",
