@@ -465,11 +465,26 @@ def test_readme_names_the_gitlab_pipelines(gitlab: dict[int, Path]) -> None:
 
 
 # ------------------------------------------------- gitlab-ci-local, if present
-# npm gitlab-ci-local@4.56.2 (the last release for Node 20; it needs rsync): GitLab's
-# merge and rules as another implementation reads them, a check on the helpers above.
-GITLAB_CI_LOCAL = os.environ.get("GITLAB_CI_LOCAL") or shutil.which("gitlab-ci-local")
+# npm gitlab-ci-local@4.56.2 (the last release for Node 20), pinned in .ci/gitlab-ci-local:
+# GitLab's merge and rules as another implementation reads them, a check on the helpers
+# above. Only --preview and --list are used, so no job runs (running one needs rsync).
+
+
+def find_gitlab_ci_local() -> str | None:
+    """GITLAB_CI_LOCAL (a path or a command; .ci/run sets it), else the one on PATH.
+
+    Once the variable is set, the tests use it and fail if it is not there.
+    """
+    named = os.environ.get("GITLAB_CI_LOCAL")
+    if named:
+        return str(Path(named).resolve()) if os.sep in named else named
+    return shutil.which("gitlab-ci-local")
+
+
+GITLAB_CI_LOCAL = find_gitlab_ci_local()
 needs_gitlab_ci_local = pytest.mark.skipif(
-    not GITLAB_CI_LOCAL, reason="gitlab-ci-local is not installed (npm i -g gitlab-ci-local@4.56.2)"
+    not GITLAB_CI_LOCAL,
+    reason="gitlab-ci-local is not installed: see CONTRIBUTING.md (CI installs it)",
 )
 COMPARED_KEYS = ("stage", "script", "before_script", "needs", "rules", "environment", "id_tokens")
 
