@@ -465,7 +465,7 @@ def test_readme_names_the_gitlab_pipelines(gitlab: dict[int, Path]) -> None:
 
 
 # ------------------------------------------------- gitlab-ci-local, if present
-# npm gitlab-ci-local@4.56.2 (the last release for Node 20), pinned in .ci/gitlab-ci-local:
+# gitlab-ci-local (npm; .ci/gitlab-ci-local pins its last release for Node 20):
 # GitLab's merge and rules as another implementation reads them, a check on the helpers
 # above. Only --preview and --list are used, so no job runs (running one needs rsync).
 
