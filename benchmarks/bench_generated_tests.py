@@ -1,4 +1,4 @@
-"""Wall time of a generated project's own test targets, `make test` and `make integration`.
+"""Wall time of a generated project's own test targets: test, coverage and integration.
 
 Run from the repository root with the package installed:
 
@@ -26,7 +26,7 @@ from pathlib import Path
 from generated import ENV
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = ("test", "integration")
+TARGETS = ("test", "coverage", "integration")
 
 
 def generate(source: Path, level: int, dest: Path, home: Path) -> Path:

@@ -225,7 +225,7 @@ def test_level1_is_an_installable_package_with_a_scoring_command(rendered: dict[
     assert pyproject["project"]["scripts"] == {"demo-model": "demo_model.cli:main"}
     assert project_commands(rendered[1]) == {"score"}
     assert "uv" not in pyproject.get("tool", {})
-    assert "--cov=demo_model" in pyproject["tool"]["pytest"]["ini_options"]["addopts"]
+    assert pyproject["tool"]["coverage"]["run"]["source"] == ["demo_model"]
 
 
 @pytest.mark.parametrize("level", OFFERED)
@@ -294,7 +294,7 @@ def test_level2_has_train_and_promote_commands(rendered: dict[int, Path]) -> Non
         (
             "ci.yml",
             {"push", "pull_request"},
-            ["make install", "make lint", "make test", "make build"],
+            ["make install", "make lint", "make coverage", "make build"],
         ),
         (
             "train.yml",
