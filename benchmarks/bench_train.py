@@ -30,7 +30,7 @@ PHASES = """
 import json, shutil, sys, time
 from pathlib import Path
 start = time.perf_counter()
-from bench_project import pipeline, tracking
+from bench_project import pipeline
 from bench_project.params import load_params
 imported = time.perf_counter()
 root = Path()
@@ -41,6 +41,7 @@ pipeline.train(root, params)
 trained = time.perf_counter()
 pipeline.evaluate(root, params)
 evaluated = time.perf_counter()
+from bench_project import tracking  # MLflow's import counts as tracking's
 tracking.register(root, params)
 registered = time.perf_counter()
 print(json.dumps({
