@@ -20,10 +20,10 @@ pytestmark = pytest.mark.slow
 READ_REGISTRY = """
 import json
 from pathlib import Path
-from demo_model import tracking
+from demo_model import paths, tracking
 client = tracking.connect(Path.cwd())
-versions = client.search_model_versions(f"name = '{tracking.MODEL_NAME}'")
-aliases = client.get_registered_model(tracking.MODEL_NAME).aliases
+versions = client.search_model_versions(f"name = '{paths.MODEL_NAME}'")
+aliases = client.get_registered_model(paths.MODEL_NAME).aliases
 print(json.dumps({
     "versions": sorted(int(version.version) for version in versions),
     "aliases": {alias: str(version) for alias, version in aliases.items()},
