@@ -4,6 +4,7 @@ Run from the repository root with the package installed:
 
     .venv/bin/python benchmarks/bench_generated_tests.py --repeat 3
     .venv/bin/python benchmarks/bench_generated_tests.py --source /tmp/base --levels 2 3 4
+    .venv/bin/python benchmarks/bench_generated_tests.py --baseline /tmp/base --levels 3 4
 
 For each level it generates a project from the embedded template of `--source`
 (a checkout of this repository, by default this one: a `git worktree` of an
@@ -11,6 +12,10 @@ older commit measures "before"), installs it once with `make install`, runs
 each target once to warm up bytecode and caches, then takes the median of
 `--repeat` timed runs. A target the level does not have is reported as "-".
 Prints a Markdown table with the tests each target ran (pytest's closing line).
+
+With `--baseline`, a second project is generated from that checkout and the
+two take turns, run by run, in alternating order, so that both see the same
+machine: the table gives both medians side by side.
 """
 
 import argparse
@@ -54,12 +59,45 @@ def timed(project: Path, target: str) -> tuple[float, str]:
     return elapsed, (lines[-1].strip("= ") if lines else "")
 
 
+def side_by_side(options: argparse.Namespace, tmp: str) -> None:
+    """Baseline and source projects per level, their runs interleaved."""
+    print("| level | target | baseline | this checkout | ratio | tests (baseline / this) |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for level in options.levels:
+        projects = [
+            generate(source.resolve(), level, Path(tmp, f"{name}{level}"), Path(tmp, name))
+            for name, source in (("base", options.baseline), ("this", options.source))
+        ]
+        for target in TARGETS:
+            if not all(has_target(project, target) for project in projects):
+                print(f"| {level} | `make {target}` | - | - | - | - |", flush=True)
+                continue
+            runs: list[list[tuple[float, str]]] = [[], []]
+            for project in projects:
+                timed(project, target)  # warm-up
+            for turn in range(options.repeat):
+                for index in (0, 1) if turn % 2 == 0 else (1, 0):
+                    runs[index].append(timed(projects[index], target))
+            base, this = (statistics.median(seconds for seconds, _ in run) for run in runs)
+            print(
+                f"| {level} | `make {target}` | {base:.1f} s | {this:.1f} s | {this / base:.2f} "
+                f"| {runs[0][-1][1]} / {runs[1][-1][1]} |",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, default=ROOT, help="checkout to generate from")
+    parser.add_argument("--baseline", type=Path, help="checkout to compare with, side by side")
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 2, 3, 4])
     parser.add_argument("--repeat", type=int, default=3)
     options = parser.parse_args()
+    if options.baseline is not None:
+        print(f"baseline: {options.baseline.resolve()}, {os.cpu_count()} cores", file=sys.stderr)
+        with tempfile.TemporaryDirectory() as tmp:
+            side_by_side(options, tmp)
+        return
     print(f"source: {options.source.resolve()}, {os.cpu_count()} cores", file=sys.stderr)
     print("| level | target | median wall time | runs | tests |")
     print("| --- | --- | --- | --- | --- |")
