@@ -9,7 +9,6 @@ import pytest
 import yaml
 
 from mlops_ladder.catalogue import load_catalogue
-from mlops_ladder.render import find_uv
 
 from .conftest import (
     ANSWERS,
@@ -74,16 +73,6 @@ def test_new_accepts_another_projects_answers_file(tmp_path: Path) -> None:
     assert "level 1 - DevOps, no MLOps" in result.stdout
     # The first project's answers came along, package name included.
     assert (tmp_path / "second" / "src" / "demo_model" / "score.py").is_file()
-
-
-def test_uv_beside_the_interpreter_is_used_when_it_is_not_on_path(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The quick start installs uv into .venv/bin, which is not on PATH: `new` still locks."""
-    monkeypatch.setenv("PATH", str(tmp_path))  # a PATH with no uv on it
-    assert find_uv() == str(Path(sys.executable).with_name("uv"))
-    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
-    assert find_uv() is None
 
 
 def test_new_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from contextlib import nullcontext, redirect_stderr
 from dataclasses import dataclass, field
@@ -83,16 +82,9 @@ class Created:
     lock_note: str
 
 
-def find_uv() -> str | None:
-    """The uv on PATH, or else the one installed beside this interpreter (a venv's bin/,
-    as the README's quick start leaves it, is often not on PATH)."""
-    here = Path(sys.executable).parent
-    return shutil.which("uv") or shutil.which("uv", path=str(here))
-
-
 def lock_dependencies(path: Path) -> str:
-    """Write uv.lock with uv (find_uv), so the lock belongs to the change; says what happened."""
-    uv = find_uv()
+    """Write uv.lock with the uv on PATH, so the lock belongs to the change; says what happened."""
+    uv = shutil.which("uv")
     if uv is None:
         return "uv is not on PATH: `make install` writes uv.lock; commit it."
     try:
