@@ -15,9 +15,14 @@ machine noise hits all alike, times:
 - untracked: `dvc repro -f evaluate`, the same stages without register;
 - each stage's command on its own, without DVC (register then finds the model
   registered above: the "registered nothing new" path of a retrain on
-  unchanged inputs).
+  unchanged inputs);
+- what any tracked stage pays before it does anything, in a new interpreter of
+  the project: `import mlflow` alone (all a client of a tracking server pays)
+  and `import mlflow` plus opening the project's SQLite store with one query
+  (what the register stage cannot avoid with a local store).
 
-Prints medians and the tracked/untracked ratio per checkout, as Markdown.
+Prints medians, the tracked/untracked ratio per checkout, and the lowest ratio
+each of those two fixed costs allows, as Markdown.
 """
 
 import argparse
@@ -34,6 +39,12 @@ from bench_generated_tests import ROOT, generate
 from generated import ENV
 
 EMPTY_STORE = "empty-store"
+# What a tracked stage pays before it does anything, as code for `python -c`.
+FIXED_COSTS = {
+    "import mlflow": "import mlflow",
+    "import mlflow + open the store": "import pathlib, bench_project.tracking as t;"
+    "t.connect(pathlib.Path.cwd()).search_experiments()",
+}
 
 
 def timed(command: list[str], cwd: Path) -> float:
@@ -53,17 +64,7 @@ def prepare(project: Path) -> None:
     subprocess.run(commit, cwd=project, env=ENV, capture_output=True, check=True)
     timed(["uv", "run", "dvc", "repro", "-q"], project)
     shutil.rmtree(project / "mlruns")
-    timed(
-        [
-            "uv",
-            "run",
-            "python",
-            "-c",
-            "import pathlib, bench_project.tracking as t;"
-            "t.connect(pathlib.Path.cwd()).search_experiments()",
-        ],
-        project,
-    )
+    timed(["uv", "run", "python", "-c", FIXED_COSTS["import mlflow + open the store"]], project)
     shutil.copytree(project / "mlruns", project / EMPTY_STORE)
 
 
@@ -81,6 +82,8 @@ def one_round(project: Path) -> dict[str, float]:
     # Each stage's process on its own; register finds the model registered above.
     for name, command in stage_commands(project).items():
         times[name] = timed(command, project)
+    for name, code in FIXED_COSTS.items():
+        times[name] = timed([".venv/bin/python", "-c", code], project)
     return times
 
 
@@ -114,7 +117,14 @@ def main() -> None:
     for name, median in medians.items():
         tracked, untracked = median["tracked"], median["untracked"]
         print(f"| {name} | {tracked:.2f} s | {untracked:.2f} s | {tracked / untracked:.2f}x |")
-    stages = [key for key in next(iter(medians.values())) if key not in {"tracked", "untracked"}]
+    print("\n| checkout | fixed cost | its process | lowest ratio it allows |")
+    print("| --- | --- | --- | --- |")
+    for name, median in medians.items():
+        for cost in FIXED_COSTS:
+            floor = (median["untracked"] + median[cost]) / median["untracked"]
+            print(f"| {name} | {cost} | {median[cost]:.2f} s | {floor:.2f}x |")
+    skip = {"tracked", "untracked", *FIXED_COSTS}
+    stages = [key for key in next(iter(medians.values())) if key not in skip]
     print("\n| checkout | " + " | ".join(f"`{stage}` stage process" for stage in stages) + " |")
     print("| --- |" + " --- |" * len(stages))
     for name, median in medians.items():
